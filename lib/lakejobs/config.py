@@ -1,0 +1,138 @@
+"""One typed `Settings` object from profiles in lakejobs.toml plus environment overrides.
+
+Precedence, highest first: explicit arguments (CLI flags), environment (`LAKEJOBS_LAKE`,
+`LAKEJOBS_PROFILE`, `LAKEJOBS_MASTER`, `LAKEJOBS_CONFIG`), the profile, `[defaults]`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from lakejobs.errors import UsageError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PROFILE = "local"
+LAKE_SCHEMES = ("file", "hdfs", "s3a", "s3")
+METASTORES = ("derby", "derby-memory", "glue", "hive")
+_PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a job run needs to know about its environment, validated on construction."""
+
+    profile: str
+    lake: str
+    master: str
+    metastore: str = "derby"
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+    max_quarantine_share: float = 0.2
+    grading_scheme: str = "csat9"
+    jars_dir: Path = REPO_ROOT / ".jars"
+
+    def __post_init__(self) -> None:
+        if self.metastore not in METASTORES:
+            raise UsageError(
+                f"profile {self.profile!r}: metastore must be one of {', '.join(METASTORES)}, "
+                f"got {self.metastore!r}"
+            )
+        if not 0.0 <= self.max_quarantine_share <= 1.0:
+            raise UsageError(
+                f"max_quarantine_share must be between 0 and 1, got {self.max_quarantine_share}"
+            )
+        object.__setattr__(self, "lake", normalize_lake(self.lake))
+        object.__setattr__(self, "spark_conf", MappingProxyType(dict(self.spark_conf)))
+
+    @property
+    def lake_is_local(self) -> bool:
+        return self.lake.startswith("file:")
+
+    @property
+    def local_lake_path(self) -> Path:
+        """The lake as a local path; only meaningful when `lake_is_local`."""
+        return Path(self.lake.removeprefix("file:"))
+
+
+def normalize_lake(lake: str) -> str:
+    """Return the lake root as a URI without a trailing slash; plain paths become `file:` URIs."""
+    lake = lake.strip()
+    if not lake:
+        raise UsageError("lake path is empty")
+    if "://" in lake or lake.startswith("file:"):
+        scheme = lake.split(":", 1)[0]
+        if scheme not in LAKE_SCHEMES:
+            raise UsageError(
+                f"lake {lake!r}: unsupported scheme {scheme!r} (use a local path, "
+                f"{', '.join(s + '://' for s in LAKE_SCHEMES[1:])})"
+            )
+        if scheme != "file":
+            return lake.rstrip("/")
+        lake = lake.removeprefix("file:").removeprefix("//")
+    path = Path(lake).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    return "file:" + str(path.resolve())
+
+
+def config_path(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The lakejobs.toml in use: $LAKEJOBS_CONFIG, ./lakejobs.toml, or the repository's."""
+    if env.get("LAKEJOBS_CONFIG"):
+        path = Path(env["LAKEJOBS_CONFIG"])
+        if not path.is_file():
+            raise UsageError(f"LAKEJOBS_CONFIG={path} does not exist")
+        return path
+    for candidate in (Path.cwd() / "lakejobs.toml", REPO_ROOT / "lakejobs.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_config(path: Path | None) -> dict:
+    if path is None:
+        return {"profiles": {DEFAULT_PROFILE: {"master": "local[*]", "lake": "lake"}}}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_settings(
+    profile: str | None = None,
+    lake: str | None = None,
+    master: str | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Build `Settings` for a profile; unknown profiles and bad values raise `UsageError`."""
+    path = config_path(env)
+    raw = _read_config(path)
+    name = profile or env.get("LAKEJOBS_PROFILE") or DEFAULT_PROFILE
+    if not _PROFILE_NAME.match(name):
+        raise UsageError(f"invalid profile name {name!r}")
+    profiles = raw.get("profiles", {})
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise UsageError(f"unknown profile {name!r} (known: {known}; defined in {path})")
+    defaults = raw.get("defaults", {})
+    chosen = profiles[name]
+    lake_value = lake or env.get("LAKEJOBS_LAKE") or chosen.get("lake", "lake")
+    if path is not None and "://" not in lake_value and not Path(lake_value).is_absolute():
+        if lake is None and not env.get("LAKEJOBS_LAKE"):
+            # A relative lake in the config file is relative to that file, not to the cwd.
+            lake_value = str(path.parent / lake_value)
+    return Settings(
+        profile=name,
+        lake=lake_value,
+        master=master or env.get("LAKEJOBS_MASTER") or chosen.get("master", "local[*]"),
+        metastore=chosen.get("metastore", "derby"),
+        spark_conf={str(k): str(v) for k, v in chosen.get("spark", {}).items()},
+        max_quarantine_share=float(
+            chosen.get("max_quarantine_share", defaults.get("max_quarantine_share", 0.2))
+        ),
+        grading_scheme=str(chosen.get("grading_scheme", defaults.get("grading_scheme", "csat9"))),
+    )

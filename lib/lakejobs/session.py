@@ -1,0 +1,121 @@
+"""The one place that builds a SparkSession: Delta, the metastore, the lake, small-machine defaults.
+
+`spark_conf(settings)` is a pure function so that tests (pytest-spark) and `spark-submit.sh` use the
+very same configuration as `build_session`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakejobs.config import REPO_ROOT, Settings
+from lakejobs.errors import UsageError
+
+LOG4J_CONF = REPO_ROOT / "conf" / "log4j2.properties"
+
+# Settings every lakejobs session gets; profiles may override any of them.
+BASE_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+    "spark.ui.showConsoleProgress": "true",
+    # Schema changes must be asked for by a table contract, never picked up silently.
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+    # Delta rebuilds table state with this many tasks; the default 50 dominates small tables.
+    "spark.databricks.delta.snapshotPartitions": "4",
+}
+
+
+def metastore_dir(settings: Settings) -> Path:
+    """Where the embedded Derby metastore lives: inside a local lake, else beside the cwd."""
+    if settings.lake_is_local:
+        return settings.local_lake_path / "_metastore"
+    return Path.cwd() / ".lakejobs-metastore"
+
+
+def local_jars(settings: Settings) -> list[Path]:
+    """The bootstrapped JVM jars (Delta, ...) that Spark gets as local files."""
+    if not settings.jars_dir.is_dir():
+        return []
+    return sorted(settings.jars_dir.glob("*.jar"))
+
+
+def _metastore_conf(settings: Settings) -> dict[str, str]:
+    if settings.metastore == "derby-memory":
+        return {
+            "spark.sql.catalogImplementation": "hive",
+            "spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:derby:memory:lakejobs;create=true",
+        }
+    if settings.metastore == "derby":
+        home = metastore_dir(settings)
+        url = f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
+        return {
+            "spark.sql.catalogImplementation": "hive",
+            "spark.hadoop.javax.jdo.option.ConnectionURL": url,
+        }
+    if settings.metastore == "glue":
+        return {
+            "spark.sql.catalogImplementation": "hive",
+            "spark.hadoop.hive.metastore.client.factory.class": (
+                "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
+            ),
+        }
+    return {"spark.sql.catalogImplementation": "hive"}  # "hive": hive-site.xml on the classpath
+
+
+def _driver_java_options(settings: Settings) -> str:
+    options = [f"-Dlog4j2.configurationFile=file:{LOG4J_CONF}"]
+    if settings.metastore == "derby":
+        home = metastore_dir(settings)
+        options += [f"-Dderby.system.home={home}", f"-Dderby.stream.error.file={home / 'derby.log'}"]
+    else:
+        options.append("-Dderby.stream.error.field=java.lang.System.err")
+    return " ".join(options)
+
+
+def spark_conf(settings: Settings, *, with_jars: bool = True) -> dict[str, str]:
+    """The complete Spark configuration for a profile (pure: no session is created)."""
+    conf = dict(BASE_CONF)
+    conf["spark.sql.warehouse.dir"] = f"{settings.lake}/curated"
+    conf.update(_metastore_conf(settings))
+    conf["spark.driver.extraJavaOptions"] = _driver_java_options(settings)
+    jars = local_jars(settings)
+    if with_jars and jars:
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+    conf.update(settings.spark_conf)
+    return conf
+
+
+def launched_by_spark_submit() -> bool:
+    """True inside a driver started by `spark-submit`, whose JVM already holds master and jars."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def build_session(settings: Settings, app_name: str = "lakejobs") -> SparkSession:
+    """Create (or return the running) SparkSession for `settings`."""
+    submitted = launched_by_spark_submit()
+    if not submitted and not local_jars(settings):
+        raise UsageError(
+            f"no Delta jars in {settings.jars_dir}: run `make bootstrap` first "
+            "(or set spark.jars.packages in your profile)"
+        )
+    builder = SparkSession.builder.appName(app_name)
+    if settings.master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if not submitted:
+        builder = builder.master(settings.master)
+    for key, value in spark_conf(settings, with_jars=not submitted).items():
+        builder = builder.config(key, value)
+    if settings.metastore == "derby":
+        metastore_dir(settings).mkdir(parents=True, exist_ok=True)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
