@@ -16,7 +16,21 @@ from types import MappingProxyType
 
 from lakejobs.errors import UsageError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _find_home() -> Path:
+    """The project folder holding schemas/ and lakejobs.toml: $LAKEJOBS_HOME, or the nearest
+    parent of this file that has schemas/ (works from a source tree and from a --py-files zip)."""
+    if os.environ.get("LAKEJOBS_HOME"):
+        return Path(os.environ["LAKEJOBS_HOME"]).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "schemas").is_dir():
+            return parent
+    return Path.cwd()
+
+
+REPO_ROOT = _find_home()
 DEFAULT_PROFILE = "local"
 LAKE_SCHEMES = ("file", "hdfs", "s3a", "s3")
 METASTORES = ("derby", "derby-memory", "glue", "hive")

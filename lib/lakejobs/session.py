@@ -75,7 +75,10 @@ def _driver_java_options(settings: Settings) -> str:
     options = [f"-Dlog4j2.configurationFile=file:{LOG4J_CONF}"]
     if settings.metastore == "derby":
         home = metastore_dir(settings)
-        options += [f"-Dderby.system.home={home}", f"-Dderby.stream.error.file={home / 'derby.log'}"]
+        options += [
+            f"-Dderby.system.home={home}",
+            f"-Dderby.stream.error.file={home / 'derby.log'}",
+        ]
     else:
         options.append("-Dderby.stream.error.field=java.lang.System.err")
     return " ".join(options)

@@ -1,0 +1,1 @@
+"""Jobs, one module each, grouped by domain. Importing a module registers its job."""

@@ -1,0 +1,72 @@
+"""exams.grade: relative grades, grade cut-offs and the school report for the exams delivered.
+
+Grades are relative within (exam_id, subject), so every exam that received scores on the run
+date is re-graded over all its scores; its slices of the three output tables are replaced.
+"""
+
+from __future__ import annotations
+
+from lakejobs.contracts import table_contract
+from lakejobs.errors import DataQualityError
+from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, school_histogram
+from lakejobs.grading import school_report as school_report_of
+from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
+from lakejobs.pipeline import register
+from lakejobs.sql import in_list
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+
+
+def run(ctx: RunContext) -> JobOutcome:
+    scheme = get_scheme(ctx.param("scheme", ctx.settings.grading_scheme))
+    scores = ctx.read_table("exams.scores")
+    delivered = [
+        row.exam_id
+        for row in scores.where(F.col("ingest_date") == F.lit(ctx.run_date))
+        .select("exam_id")
+        .distinct()
+        .collect()
+    ]
+    if not delivered:
+        raise DataQualityError(
+            f"exams.scores has no rows delivered on {ctx.run_date.isoformat()}: nothing to grade"
+        )
+    exams = scores.where(F.col("exam_id").isin(delivered))
+    histogram = school_histogram(exams).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rows_in = int(histogram.agg(F.sum("count")).first()[0])
+        lookup = grade_lookup(histogram, scheme).persist(StorageLevel.MEMORY_AND_DISK)
+        predicate = f"exam_id IN ({in_list(delivered)})"
+        tables = ctx.tables
+        graded = tables.replace_where(
+            table_contract("exams.grades"), grade_rows(exams, lookup, scheme), predicate
+        )
+        cutoffs = tables.replace_where(
+            table_contract("exams.grade_cutoffs"), grade_cutoffs(lookup, scheme), predicate
+        )
+        report = tables.replace_where(
+            table_contract("exams.school_report"),
+            school_report_of(histogram, lookup, scheme),
+            predicate,
+        )
+        lookup.unpersist()
+    finally:
+        histogram.unpersist()
+    counts = RowCounts(rows_in=rows_in, written=graded.metric("numOutputRows"))
+    return JobOutcome(counts=counts, commits=(graded, cutoffs, report))
+
+
+JOB = register(
+    Job(
+        name="exams.grade",
+        inputs=("exams.scores",),
+        outputs=("exams.grades", "exams.grade_cutoffs", "exams.school_report"),
+        run=run,
+        description="Grade every exam delivered on the run date: grades, cut-offs, school report.",
+    )
+)
+
+if __name__ == "__main__":
+    from lakejobs.cli import job_main
+
+    job_main(JOB)

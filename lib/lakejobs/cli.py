@@ -1,0 +1,241 @@
+"""`lakejobs` command line: generate, run, tables, demo.
+
+Bad arguments print one line and exit 2; a failed job prints its reason and exits 1; Python
+tracebacks appear only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+from lakejobs.config import Settings, load_settings
+from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.lake import parse_date
+
+DEMO_DATE = "2026-11-20"
+DEMO_ROWS = 1_000_000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lake",
+        help="lake root: a path, hdfs://… or s3a://… (default: $LAKEJOBS_LAKE, then the profile's)",
+    )
+    parser.add_argument(
+        "--profile", help="profile in lakejobs.toml (default: $LAKEJOBS_PROFILE or local)"
+    )
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(profile=args.profile, lake=args.lake)
+
+
+def _require_local_lake(settings: Settings) -> None:
+    if settings.lake_is_local and not settings.local_lake_path.is_dir():
+        raise UsageError(
+            f"lake not found: {settings.local_lake_path} (create it with "
+            f"`lakejobs generate exams --lake {settings.local_lake_path} --date YYYY-MM-DD`)"
+        )
+
+
+def _session(settings: Settings):
+    from lakejobs.session import build_session
+
+    return build_session(settings)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from lakejobs.generate.exams import generate_exam_scores
+
+    settings = _settings(args)
+    if not settings.lake_is_local:
+        raise UsageError(
+            "generate writes to a local lake; copy it to HDFS/S3 with distcp or aws s3 cp"
+        )
+    batch = generate_exam_scores(
+        settings.local_lake_path, parse_date(args.date), args.rows, seed=args.seed
+    )
+    dirty = ", ".join(f"{k} {v:,}" for k, v in batch.dirty.items())
+    print(
+        f"generated {batch.data_rows:,} exam score lines in {len(batch.files)} files at "
+        f"{batch.directory} (injected: {dirty})"
+    )
+    return 0
+
+
+def _run(settings: Settings, target: str, run_date: date, params: dict[str, str], debug: bool):
+    from lakejobs.pipeline import run_jobs, select_jobs
+
+    selected = select_jobs(target)
+    _require_local_lake(settings)
+    spark = _session(settings)
+    return spark, run_jobs(spark, settings, selected, run_date, params, debug=debug)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    run_date = parse_date(args.date)
+    settings = _settings(args)
+    _, result = _run(settings, args.target, run_date, dict(args.param or []), args.debug)
+    if result.failed or result.skipped:
+        failed = ", ".join(result.failed) or "none"
+        skipped = ", ".join(result.skipped) or "none"
+        print(f"lakejobs: failed: {failed}; skipped: {skipped}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from lakejobs.report import print_tables
+
+    settings = _settings(args)
+    _require_local_lake(settings)
+    print_tables(_session(settings), settings)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lakejobs.report import print_demo_summary
+
+    args.date = args.date or DEMO_DATE
+    args.seed = 7
+    started = time.perf_counter()
+    cmd_generate(args)
+    settings = _settings(args)
+    spark, result = _run(settings, "exams", parse_date(args.date), {}, args.debug)
+    print_demo_summary(spark, settings, result, time.perf_counter() - started)
+    return 1 if result.failed or result.skipped else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lakejobs",
+        description="Run lakejobs Spark jobs: raw lake files → validated, graded Delta tables.",
+        epilog="Examples:\n  lakejobs demo\n  lakejobs generate exams --lake lake --date 2026-11-20\n"
+        "  lakejobs run exams --lake lake --date 2026-11-20\n  lakejobs tables --lake lake",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="run a job (exams.grade) or a domain's jobs (exams) for a date"
+    )
+    run.add_argument("target", help="job name (e.g. exams.grade) or domain (e.g. exams)")
+    run.add_argument("--date", required=True, help="ingest date to process, YYYY-MM-DD")
+    run.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="KEY=VALUE",
+        help="job parameter, e.g. scheme=hs5 (repeatable)",
+    )
+    _add_common(run)
+    run.set_defaults(handler=cmd_run)
+
+    gen = sub.add_parser("generate", help="write a realistic, slightly dirty raw delivery")
+    gen.add_argument("domain", choices=["exams"], help="which raw data to generate")
+    gen.add_argument("--date", required=True, help="ingest date of the delivery, YYYY-MM-DD")
+    gen.add_argument(
+        "--rows", type=_positive_int, default=DEMO_ROWS, help="data lines (default 1e6)"
+    )
+    gen.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
+    _add_common(gen)
+    gen.set_defaults(handler=cmd_generate)
+
+    tables = sub.add_parser("tables", help="list curated tables: rows, Delta version, last run")
+    _add_common(tables)
+    tables.set_defaults(handler=cmd_tables)
+
+    demo = sub.add_parser("demo", help="generate a sample lake, run the exams pipeline, summarise")
+    demo.add_argument("--date", help=f"ingest date (default {DEMO_DATE})")
+    demo.add_argument("--rows", type=_positive_int, default=DEMO_ROWS, help="rows to generate")
+    _add_common(demo)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def _report_error(exc: BaseException, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, UsageError):
+        print(f"lakejobs: error: {exc}", file=sys.stderr)
+        return 2
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, LakejobsError):
+        message = f"{type(exc).__name__}: {message}"
+    print(f"lakejobs: failed: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("lakejobs: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every error becomes one line and an exit code
+        return _report_error(exc, debug)
+
+
+def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of a job file run directly or by spark-submit: `job.py --date D [...]`."""
+    parser = _Parser(prog=Path(sys.argv[0]).name, description=job.description)
+    parser.add_argument("--date", required=True, help="ingest date, YYYY-MM-DD")
+    parser.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE")
+    _add_common(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def handler(args: argparse.Namespace) -> int:
+        from lakejobs.pipeline import run_jobs
+
+        settings = _settings(args)
+        spark = _session(settings)
+        result = run_jobs(
+            spark, settings, [job], parse_date(args.date), dict(args.param or []), debug=args.debug
+        )
+        return 1 if result.failed else 0
+
+    try:
+        code = handler(parser.parse_args(argv))
+    except Exception as exc:  # same one-line policy as the main CLI
+        code = _report_error(exc, "--debug" in argv)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

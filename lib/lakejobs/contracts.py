@@ -1,0 +1,188 @@
+"""Contracts kept as files in schemas/: raw sources and curated tables, loaded as frozen specs.
+
+The JSON files are the single source of truth; these classes only parse and validate them, so a
+typo in a contract fails at load time with the file name, never halfway through a job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from lakejobs.config import REPO_ROOT
+from lakejobs.errors import UsageError
+
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+RAW_TYPES = ("string", "int", "bigint", "double", "date")
+
+
+def check_identifier(name: str, what: str) -> str:
+    """Reject names that could reach a path or SQL text unless they are plain identifiers."""
+    if not _IDENTIFIER.match(name):
+        raise UsageError(f"invalid {what} {name!r}: use lowercase letters, digits and _")
+    return name
+
+
+_SIMPLE_TYPES: dict[str, DataType] = {
+    "string": StringType(),
+    "int": IntegerType(),
+    "bigint": LongType(),
+    "double": DoubleType(),
+    "date": DateType(),
+    "timestamp": TimestampType(),
+    "boolean": BooleanType(),
+}
+
+
+def parse_type(text: str) -> DataType:
+    """Parse the contract type syntax (Spark DDL subset) without needing a running JVM."""
+    text = text.strip().lower()
+    if text in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[text]
+    if match := re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", text):
+        return DecimalType(int(match[1]), int(match[2]))
+    if text.startswith("array<") and text.endswith(">"):
+        return ArrayType(parse_type(text[6:-1]))
+    if text.startswith("map<") and text.endswith(">"):
+        key, value = text[4:-1].split(",", 1)
+        return MapType(parse_type(key), parse_type(value))
+    raise UsageError(f"unsupported column type {text!r} in a table contract")
+
+
+def _load_json(path: Path) -> dict:
+    if not path.is_file():
+        raise UsageError(f"contract not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: invalid JSON: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    name: str
+    type: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """A raw source in the lake: file format and the columns expected in each file's header."""
+
+    source: str
+    format: str
+    columns: tuple[RawColumn, ...]
+
+    def __post_init__(self) -> None:
+        check_identifier(self.source, "raw source")
+        for column in self.columns:
+            check_identifier(column.name, f"column of raw source {self.source}")
+            if column.type not in RAW_TYPES:
+                raise UsageError(
+                    f"raw source {self.source}: column {column.name} has unsupported type "
+                    f"{column.type!r} (use one of {', '.join(RAW_TYPES)})"
+                )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+@cache
+def raw_source(source: str) -> RawSource:
+    """Load `schemas/raw/<source>.json`."""
+    data = _load_json(SCHEMAS_DIR / "raw" / f"{check_identifier(source, 'raw source')}.json")
+    return RawSource(
+        source=data["source"],
+        format=data.get("format", "csv"),
+        columns=tuple(
+            RawColumn(c["name"], c["type"], bool(c.get("required", True))) for c in data["columns"]
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """A curated Delta table: its name, typed columns, partitioning and primary key."""
+
+    name: str
+    schema: StructType
+    partition_by: tuple[str, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        parts = self.name.split(".")
+        if len(parts) != 2:
+            raise UsageError(f"table name {self.name!r} must be <database>.<table>")
+        for part in parts:
+            check_identifier(part, "table name part")
+        missing = [c for c in (*self.partition_by, *self.primary_key) if c not in self.columns]
+        if missing:
+            raise UsageError(f"table {self.name}: unknown key/partition column(s) {missing}")
+
+    @property
+    def database(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".")[1]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.schema.fieldNames())
+
+
+@cache
+def table_contract(name: str) -> TableContract:
+    """Load `schemas/tables/<db>.<table>.json`."""
+    if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", name):
+        raise UsageError(f"invalid table name {name!r}: expected <database>.<table>")
+    path = SCHEMAS_DIR / "tables" / f"{name}.json"
+    data = _load_json(path)
+    fields = [
+        StructField(
+            c["name"],
+            parse_type(c["type"]),
+            nullable=bool(c.get("nullable", True)),
+            metadata={"comment": c["comment"]} if c.get("comment") else {},
+        )
+        for c in data["columns"]
+    ]
+    return TableContract(
+        name=data["name"],
+        schema=StructType(fields),
+        partition_by=tuple(data.get("partition_by", ())),
+        primary_key=tuple(data.get("primary_key", ())),
+        description=data.get("description", ""),
+    )
+
+
+def all_table_contracts() -> list[TableContract]:
+    """Every curated table contract in schemas/tables/."""
+    return [table_contract(p.stem) for p in sorted((SCHEMAS_DIR / "tables").glob("*.json"))]

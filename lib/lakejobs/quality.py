@@ -1,0 +1,212 @@
+"""Expectation suites (schemas/expectations/*.json) applied at scale.
+
+Row-level rules (`expect_column_values_*`) compile to Spark column expressions evaluated in one
+projection: every row gets a `_reasons` array, empty when the row is good, so good rows and the
+quarantine come out of the same pass with no per-row work on the driver. Table-level rules are
+then validated by great-expectations on the whole batch (SUMMARY result format) before anything
+is written; a failure raises `DataQualityError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from lakejobs.contracts import SCHEMAS_DIR, RawSource, check_identifier
+from lakejobs.errors import DataQualityError, UsageError
+from lakejobs.lake import MALFORMED
+
+REASONS = "_reasons"
+QUARANTINED = "_quarantined"
+ROW_LEVEL_PREFIX = "expect_column_values_"
+SUPPORTED_ROW_RULES = (
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_match_regex",
+)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    type: str
+    kwargs: Mapping[str, Any]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def row_level(self) -> bool:
+        return self.type.startswith(ROW_LEVEL_PREFIX)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """An expectation suite file, split into row-level and table-level rules."""
+
+    name: str
+    expectations: tuple[Expectation, ...]
+
+    def __post_init__(self) -> None:
+        for rule in self.row_rules:
+            if rule.type not in SUPPORTED_ROW_RULES:
+                raise UsageError(
+                    f"suite {self.name}: row-level rule {rule.type} is not supported "
+                    f"(supported: {', '.join(SUPPORTED_ROW_RULES)})"
+                )
+
+    @property
+    def row_rules(self) -> tuple[Expectation, ...]:
+        return tuple(e for e in self.expectations if e.row_level)
+
+    @property
+    def table_rules(self) -> tuple[Expectation, ...]:
+        return tuple(e for e in self.expectations if not e.row_level)
+
+
+@cache
+def load_suite(name: str) -> Suite:
+    """Load `schemas/expectations/<name>.json` (great-expectations 1.x suite format)."""
+    path = SCHEMAS_DIR / "expectations" / f"{name}.json"
+    if not path.is_file():
+        raise UsageError(f"expectation suite not found: {path}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Suite(
+        name=data["name"],
+        expectations=tuple(
+            Expectation(e["type"], dict(e.get("kwargs", {})), dict(e.get("meta", {})))
+            for e in data["expectations"]
+        ),
+    )
+
+
+def _typed(raw: Column, type_name: str) -> Column:
+    if type_name == "string":
+        return raw
+    if type_name == "date":
+        return F.try_to_date(raw, "yyyy-MM-dd")
+    return raw.try_cast(type_name)
+
+
+def _rule_violation(rule: Expectation, value: Column, row: DataFrame) -> tuple[str, Column]:
+    """(reason, condition true when the row breaks the rule) for one row-level expectation."""
+    column = rule.kwargs["column"]
+    if rule.type == "expect_column_values_to_not_be_null":
+        return f"null:{column}", value.isNull()
+    if rule.type == "expect_column_values_to_be_between":
+        low, high = rule.kwargs.get("min_value"), rule.kwargs.get("max_value")
+        high_column = rule.meta.get("max_value_column")
+        upper = F.lit(high) if high is not None else None
+        if high_column:
+            check_identifier(high_column, "max_value_column")
+            upper = F.coalesce(row[high_column], upper) if upper is not None else row[high_column]
+        broken = F.lit(False)
+        if low is not None:
+            broken = broken | (value < F.lit(low))
+        if upper is not None:
+            broken = broken | (value > upper)
+        return f"out_of_range:{column}", value.isNotNull() & broken
+    if rule.type == "expect_column_values_to_be_in_set":
+        return f"not_in_set:{column}", value.isNotNull() & ~value.isin(
+            list(rule.kwargs["value_set"])
+        )
+    return f"bad_format:{column}", value.isNotNull() & ~value.rlike(rule.kwargs["regex"])
+
+
+def validate_rows(raw: DataFrame, source: RawSource, suite: Suite) -> DataFrame:
+    """Type the raw string columns and add `_reasons` and `_quarantined` in one projection.
+
+    Reasons: `malformed` (wrong field count; nothing else is checked on such a line),
+    `bad_type:<col>` (a value that does not parse as the contract type), and one per broken
+    row rule (`null:<col>`, `out_of_range:<col>`, ...). A good row has an empty array.
+    """
+
+    def clean(name: str) -> Column:
+        return F.nullif(F.trim(F.col(name)), F.lit(""))
+
+    typed = raw.select(
+        *[_typed(clean(c.name), c.type).alias(c.name) for c in source.columns],
+        *[clean(c).alias(f"_raw_{c}") for c in source.names],
+        *[c for c in raw.columns if c.startswith("_")],
+    )
+    checks: list[Column] = []
+    for column in source.columns:
+        if column.type != "string":
+            raw_value, value = typed[f"_raw_{column.name}"], typed[column.name]
+            checks.append(
+                F.when(raw_value.isNotNull() & value.isNull(), F.lit(f"bad_type:{column.name}"))
+            )
+    for rule in suite.row_rules:
+        reason, broken = _rule_violation(rule, typed[rule.kwargs["column"]], typed)
+        if rule.type == "expect_column_values_to_not_be_null":
+            broken = broken & typed[f"_raw_{rule.kwargs['column']}"].isNull()
+        checks.append(F.when(broken, F.lit(reason)))
+    reasons = F.when(F.col(MALFORMED), F.array(F.lit("malformed"))).otherwise(
+        F.array_compact(F.array(*checks))
+    )
+    return (
+        typed.withColumn(REASONS, reasons)
+        .withColumn(QUARANTINED, (F.size(REASONS) > 0).cast("int"))
+        .drop(*[f"_raw_{c}" for c in source.names])
+    )
+
+
+def _gx_expectation(rule: Expectation, max_quarantine_share: float):
+    import great_expectations as gx
+
+    kwargs = dict(rule.kwargs)
+    if rule.meta.get("rule") == "quarantine_share" and kwargs.get("max_value") is None:
+        kwargs["max_value"] = max_quarantine_share
+    class_name = "".join(part.title() for part in rule.type.split("_"))
+    expectation_class = getattr(gx.expectations, class_name, None)
+    if expectation_class is None:
+        raise UsageError(f"unknown great-expectations expectation {rule.type}")
+    return expectation_class(**kwargs, meta=dict(rule.meta))
+
+
+def _describe_failure(result: Any) -> str:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",) and v is not None}
+    observed = result.result.get("observed_value")
+    label = (config.meta or {}).get("rule", "")
+    detail = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    suffix = f" [{label}]" if label else ""
+    return f"{config.type}({detail}) observed {observed}{suffix}"
+
+
+def validate_table(df: DataFrame, suite: Suite, max_quarantine_share: float) -> None:
+    """Run the suite's table-level rules with great-expectations; raise on any failure.
+
+    `df` is the whole validated batch, quarantined rows included (column `_quarantined`), so the
+    quarantine share is a plain column mean.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    if not suite.table_rules:
+        return
+    context = gx.get_context(mode="ephemeral")
+    # GX's per-metric progress bars would drown the job log; Spark shows its own progress.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch = (
+        context.data_sources.add_spark(name="lakejobs")
+        .add_dataframe_asset(name=suite.name)
+        .add_batch_definition_whole_dataframe("batch")
+        .get_batch(batch_parameters={"dataframe": df})
+    )
+    gx_suite = gx.ExpectationSuite(
+        name=suite.name,
+        expectations=[_gx_expectation(r, max_quarantine_share) for r in suite.table_rules],
+    )
+    result = batch.validate(gx_suite, result_format="SUMMARY")
+    failures = [_describe_failure(r) for r in result.results if not r.success]
+    if failures:
+        raise DataQualityError(
+            f"{suite.name}: table-level expectation failed, nothing written: {'; '.join(failures)}"
+        )

@@ -1,0 +1,144 @@
+"""What the CLI prints about a lake: its curated tables and the demo run's summary."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from rich.console import Console
+from rich.table import Table
+
+from lakejobs.config import Settings
+from lakejobs.contracts import all_table_contracts, table_contract
+from lakejobs.lake import LakeLayout
+from lakejobs.pipeline import RUN_LOG, PipelineResult
+from lakejobs.tables import CuratedTables
+
+console = Console()
+
+
+def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, int, int, str]]:
+    """(name, rows, Delta version, last run) for every curated table present in the lake."""
+    tables = CuratedTables(spark, LakeLayout(settings.lake))
+    last_runs: dict[str, str] = {}
+    run_log = table_contract(RUN_LOG)
+    if tables.exists(run_log):
+        runs = (
+            spark.read.format("delta")
+            .load(tables.location(run_log))
+            .select(
+                "job", "status", "finished_at", F.explode("output_versions").alias("table", "v")
+            )
+            .groupBy("table")
+            .agg(F.max_by(F.struct("finished_at", "job", "status"), "finished_at").alias("last"))
+            .collect()
+        )
+        last_runs = {
+            r[
+                "table"
+            ]: f"{r['last']['job']} {r['last']['status']} {r['last']['finished_at']:%Y-%m-%d %H:%M}"
+            for r in runs
+        }
+    overview = []
+    for contract in all_table_contracts():
+        if not tables.exists(contract):
+            continue
+        tables.ensure(contract)
+        rows = spark.table(contract.name).count()
+        version = tables.last_commit(contract).version
+        overview.append((contract.name, rows, version, last_runs.get(contract.name, "-")))
+    return overview
+
+
+def print_tables(spark: SparkSession, settings: Settings) -> None:
+    table = Table(title=f"Curated tables in {settings.lake}")
+    for column in ("table", "rows", "version", "last run"):
+        table.add_column(column, justify="right" if column in ("rows", "version") else "left")
+    for name, rows, version, last in tables_overview(spark, settings):
+        table.add_row(name, f"{rows:,}", str(version), last)
+    console.print(table)
+
+
+def _jobs_table(result: PipelineResult) -> Table:
+    table = Table(title="Jobs")
+    for column in ("job", "status", "seconds", "rows in", "written", "quarantined", "duplicates"):
+        table.add_column(column, justify="left" if column in ("job", "status") else "right")
+    for record in result.records:
+        counts = record.outcome.counts if record.outcome else None
+        numbers = (
+            [
+                f"{counts.rows_in:,}",
+                f"{counts.written:,}",
+                f"{counts.quarantined:,}",
+                f"{counts.duplicates:,}",
+            ]
+            if counts
+            else ["-"] * 4
+        )
+        table.add_row(record.job, record.status, f"{record.duration_s:.1f}", *numbers)
+    return table
+
+
+def _quarantine_table(spark: SparkSession, settings: Settings, run_date: str) -> Table:
+    location = CuratedTables(spark, LakeLayout(settings.lake)).location(
+        table_contract("exams.scores_quarantine")
+    )
+    reasons = (
+        spark.read.format("delta")
+        .load(location)
+        .where(F.col("ingest_date") == run_date)
+        .select(F.explode("reasons").alias("reason"))
+        .groupBy("reason")
+        .count()
+        .orderBy(F.desc("count"))
+        .collect()
+    )
+    table = Table(title=f"Quarantine reasons ({run_date})")
+    table.add_column("reason")
+    table.add_column("rows", justify="right")
+    for row in reasons:
+        table.add_row(row["reason"], f"{row['count']:,}")
+    return table
+
+
+def cutoff_table(spark: SparkSession, exam_id: str | None = None) -> Table:
+    """Grade cut-offs of one exam: lowest score reaching each grade, per subject."""
+    cutoffs = spark.table("exams.grade_cutoffs")
+    exam_id = exam_id or cutoffs.agg(F.min("exam_id")).first()[0]
+    rows = cutoffs.where(F.col("exam_id") == exam_id).collect()
+    subjects = sorted({r["subject"] for r in rows})
+    grades = sorted({r["grade"] for r in rows})
+    cell = {(r["subject"], r["grade"]): r for r in rows}
+    table = Table(title=f"Grade cut-offs for {exam_id}: lowest score reaching each grade (share)")
+    table.add_column("grade", justify="right")
+    for subject in subjects:
+        table.add_column(subject, justify="right")
+    for grade in grades:
+        values = []
+        for subject in subjects:
+            r = cell.get((subject, grade))
+            values.append(f"{r['min_score']:g} ({r['share']:.0%})" if r else "-")
+        table.add_row(str(grade), *values)
+    return table
+
+
+def print_demo_summary(
+    spark: SparkSession, settings: Settings, result: PipelineResult, seconds: float
+) -> None:
+    console.print(_jobs_table(result))
+    if not result.failed and not result.skipped:
+        run_date = result.records[0].run_date.isoformat()
+        console.print(_quarantine_table(spark, settings, run_date))
+        console.print(cutoff_table(spark))
+    print_tables(spark, settings)
+    lake = settings.lake
+    console.print(
+        f"\nDemo finished in {seconds:.0f}s. The tables live under {lake}/curated/<db>/<table> "
+        "(Delta) and are registered in the metastore at "
+        f"{settings.local_lake_path / '_metastore' if settings.lake_is_local else 'the profile metastore'}.\n"
+        "Query them by name:\n"
+        "  .venv/bin/pyspark  # then: from lakejobs.config import load_settings; "
+        "from lakejobs.session import build_session\n"
+        "  spark = build_session(load_settings())\n"
+        '  spark.sql("SELECT subject, grade, count(*) FROM exams.grades GROUP BY 1, 2 ORDER BY 1, 2").show()\n'
+        "or list them again with: .venv/bin/lakejobs tables"
+    )

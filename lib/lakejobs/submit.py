@@ -1,0 +1,95 @@
+"""Build the `spark-submit` command for a job file: master, jars, profile conf, shipped code.
+
+`spark-submit.sh` is a thin wrapper around this module, so the command it runs is testable and
+printable (`--dry-run`) without a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lakejobs.config import REPO_ROOT, Settings, load_settings
+from lakejobs.errors import UsageError
+from lakejobs.session import LOG4J_CONF, local_jars, spark_conf
+
+BUILD_DIR = REPO_ROOT / ".build"
+PACKAGES = ("lib/lakejobs", "jobs")
+
+
+def build_code_zip(target: Path = BUILD_DIR / "lakejobs.zip") -> Path:
+    """Zip the `lakejobs` and `jobs` packages for `--py-files` (pure Python only)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in PACKAGES:
+            root = REPO_ROOT / package
+            for path in sorted(root.rglob("*.py")):
+                archive.write(path, Path(root.name) / path.relative_to(root))
+    return target
+
+
+def submit_command(
+    settings: Settings,
+    job_file: Path,
+    job_args: Sequence[str],
+    code_zip: Path,
+    deploy_mode: str = "client",
+) -> list[str]:
+    """The full spark-submit argument list for one job file."""
+    if not job_file.is_file():
+        raise UsageError(f"job file not found: {job_file}")
+    spark_submit = Path(sys.executable).with_name("spark-submit")
+    command = [str(spark_submit if spark_submit.exists() else "spark-submit")]
+    command += ["--master", settings.master, "--deploy-mode", deploy_mode]
+    command += ["--name", f"lakejobs:{job_file.stem}"]
+    jars = local_jars(settings)
+    if jars:
+        command += ["--jars", ",".join(str(j) for j in jars)]
+    command += ["--py-files", str(code_zip)]
+    command += ["--files", f"{REPO_ROOT / 'lakejobs.toml'},{LOG4J_CONF}"]
+    for key, value in spark_conf(settings, with_jars=False).items():
+        command += ["--conf", f"{key}={value}"]
+    command += [str(job_file), "--lake", settings.lake, "--profile", settings.profile, *job_args]
+    return command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="spark-submit.sh",
+        description="Submit a lakejobs job file with spark-submit: the profile's master, jars and "
+        "Spark conf, the library shipped with --py-files. Arguments after the job file go to the "
+        "job (e.g. --date 2026-11-20).",
+    )
+    parser.add_argument("--master", help="spark master (local[*], spark://host:port, yarn)")
+    parser.add_argument("--profile", help="profile in lakejobs.toml (default: local)")
+    parser.add_argument("--lake", help="lake root (default: the profile's)")
+    parser.add_argument("--deploy-mode", default="client", choices=["client", "cluster"])
+    parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    parser.add_argument("job_file", type=Path, help="e.g. jobs/exams/grade.py")
+    parser.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments for the job")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(profile=args.profile, lake=args.lake, master=args.master)
+        code_zip = build_code_zip()
+        command = submit_command(settings, args.job_file, args.job_args, code_zip, args.deploy_mode)
+    except UsageError as exc:
+        print(f"spark-submit.sh: error: {exc}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(shlex.join(command))
+        return 0
+    env = dict(os.environ)
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("LAKEJOBS_HOME", str(REPO_ROOT))
+    if settings.master.startswith("local"):
+        env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.execvpe(command[0], command, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

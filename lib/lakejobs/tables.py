@@ -1,0 +1,199 @@
+"""Curated Delta tables: register by contract, then write with one atomic commit per call.
+
+Every write returns the `Commit` it made (version and Delta's own operation metrics), so callers
+can account for rows with what Delta actually wrote instead of counting twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakejobs.contracts import TableContract
+from lakejobs.errors import LakejobsError
+from lakejobs.lake import LakeLayout
+
+
+class SchemaDriftError(LakejobsError):
+    """A DataFrame or an existing table does not match the table contract."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One Delta commit made by lakejobs: the table, its new version, Delta's metrics."""
+
+    table: str
+    version: int
+    operation: str
+    metrics: Mapping[str, int]
+
+    def metric(self, name: str) -> int:
+        return int(self.metrics.get(name, 0))
+
+
+def conform(df: DataFrame, contract: TableContract) -> DataFrame:
+    """Select and cast `df` to the contract's columns, in order; any mismatch is an error.
+
+    Columns starting with `_` are bookkeeping and are dropped; any other extra column means a
+    transform and its contract disagree, which must be fixed rather than silently dropped.
+    """
+    present = [c for c in df.columns if not c.startswith("_")]
+    missing = [c for c in contract.columns if c not in present]
+    extra = [c for c in present if c not in contract.columns]
+    if missing or extra:
+        raise SchemaDriftError(
+            f"{contract.name}: data does not match the contract "
+            f"(missing: {', '.join(missing) or 'none'}; not in contract: {', '.join(extra) or 'none'})"
+        )
+    return df.select(
+        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in contract.schema.fields]
+    )
+
+
+def _same_location(a: str, b: str) -> bool:
+    def norm(uri: str) -> str:
+        return uri.replace("file:///", "file:/").rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+# Table name -> location this process last registered it at: `ensure` is idempotent, and
+# repeating its metastore round trips before every write costs seconds per job.
+_REGISTERED: dict[str, str] = {}
+
+
+class CuratedTables:
+    """The curated side of one lake, registered in the session's metastore as `<db>.<table>`."""
+
+    def __init__(self, spark: SparkSession, layout: LakeLayout) -> None:
+        self.spark = spark
+        self.layout = layout
+
+    def location(self, contract: TableContract) -> str:
+        return self.layout.curated_dir(contract.database, contract.table)
+
+    def exists(self, contract: TableContract) -> bool:
+        return DeltaTable.isDeltaTable(self.spark, self.location(contract))
+
+    def ensure(self, contract: TableContract) -> None:
+        """Create the Delta table if needed and make `<db>.<table>` point at this lake's copy."""
+        location = self.location(contract)
+        if _REGISTERED.get(contract.name) == location:
+            return
+        self._register(contract, location)
+        _REGISTERED[contract.name] = location
+
+    def _register(self, contract: TableContract, location: str) -> None:
+        if not self.spark.catalog.databaseExists(contract.database):
+            self.spark.sql(
+                f"CREATE DATABASE IF NOT EXISTS {contract.database} "
+                f"LOCATION '{self.layout.root}/curated/{contract.database}'"
+            )
+        if self.spark.catalog.tableExists(contract.name):
+            registered = self.spark.sql(f"DESCRIBE DETAIL {contract.name}").first()["location"]
+            if _same_location(registered, location):
+                self._check_schema(contract)
+                return
+            # The metastore points at another lake (tests, a moved lake): re-point it; the
+            # table is external, so dropping the entry leaves both lakes' data untouched.
+            self.spark.sql(f"DROP TABLE {contract.name}")
+        if DeltaTable.isDeltaTable(self.spark, location):
+            self.spark.sql(f"CREATE TABLE {contract.name} USING DELTA LOCATION '{location}'")
+            self._check_schema(contract)
+            return
+        (
+            DeltaTable.createIfNotExists(self.spark)
+            .tableName(contract.name)
+            .location(location)
+            .addColumns(contract.schema)
+            .partitionedBy(*contract.partition_by)
+            .comment(contract.description)
+            .execute()
+        )
+
+    def _check_schema(self, contract: TableContract) -> None:
+        actual = {f.name: f.dataType for f in self.spark.table(contract.name).schema.fields}
+        expected = {f.name: f.dataType for f in contract.schema.fields}
+        if actual != expected:
+            differ = sorted(
+                name
+                for name in set(actual) | set(expected)
+                if actual.get(name) != expected.get(name)
+            )
+            raise SchemaDriftError(
+                f"{contract.name} at {self.location(contract)} does not match its contract "
+                f"(columns differing: {', '.join(differ)}); migrate the table or fix the contract"
+            )
+
+    def last_commit(self, contract: TableContract) -> Commit:
+        row = DeltaTable.forPath(self.spark, self.location(contract)).history(1).first()
+        metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
+        return Commit(contract.name, int(row["version"]), row["operation"], metrics)
+
+    def version(self, contract: TableContract) -> int | None:
+        """Current Delta version, or None if the table was never written."""
+        if not self.exists(contract):
+            return None
+        return self.last_commit(contract).version
+
+    def replace_where(self, contract: TableContract, df: DataFrame, predicate: str) -> Commit:
+        """Atomically replace the rows matching `predicate` with `df` (Delta `replaceWhere`).
+
+        Delta checks that every written row satisfies the predicate, so a bug cannot spill
+        rows outside the slice being replaced.
+        """
+        self.ensure(contract)
+        (
+            conform(df, contract)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", predicate)
+            .save(self.location(contract))
+        )
+        return self.last_commit(contract)
+
+    def append(self, contract: TableContract, df: DataFrame) -> Commit:
+        self.ensure(contract)
+        conform(df, contract).write.format("delta").mode("append").save(self.location(contract))
+        return self.last_commit(contract)
+
+    def merge(
+        self,
+        contract: TableContract,
+        df: DataFrame,
+        update_condition: str | None = None,
+    ) -> Commit:
+        """Upsert `df` on the contract's primary key; `update_condition` guards updates.
+
+        `df` must hold at most one row per key (deduplicate first), as MERGE requires.
+        """
+        if not contract.primary_key:
+            raise SchemaDriftError(f"{contract.name} has no primary key to merge on")
+        self.ensure(contract)
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in contract.primary_key)
+        (
+            DeltaTable.forPath(self.spark, self.location(contract))
+            .alias("t")
+            .merge(conform(df, contract).alias("s"), on)
+            .whenMatchedUpdateAll(condition=update_condition)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+        return self.last_commit(contract)
+
+    def optimize(self, contract: TableContract, zorder_by: tuple[str, ...] = ()) -> Commit:
+        """Compact small files (and optionally Z-order) in one commit."""
+        builder = DeltaTable.forPath(self.spark, self.location(contract)).optimize()
+        if zorder_by:
+            builder.executeZOrderBy(*zorder_by)
+        else:
+            builder.executeCompaction()
+        return self.last_commit(contract)
+
+    def vacuum(self, contract: TableContract, retention_hours: float = 168.0) -> None:
+        """Delete files no longer referenced by versions younger than the retention."""
+        DeltaTable.forPath(self.spark, self.location(contract)).vacuum(retention_hours)
