@@ -17,7 +17,6 @@ from types import MappingProxyType
 from lakejobs.errors import UsageError
 
 
-
 def _find_home() -> Path:
     """The project folder holding schemas/ and lakejobs.toml: $LAKEJOBS_HOME, or the nearest
     parent of this file that has schemas/ (works from a source tree and from a --py-files zip)."""

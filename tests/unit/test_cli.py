@@ -1,0 +1,107 @@
+"""CLI contract: bad input → one line on stderr and exit 2; no tracebacks without --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakejobs.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lakejobs.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["run", "exams", "--date", "2026-13-01"],
+            "lakejobs: error: invalid --date '2026-13-01': expected a date as YYYY-MM-DD",
+        ),
+        (
+            ["run", "exams", "--date", "20261120"],
+            "lakejobs: error: invalid --date '20261120': expected a date as YYYY-MM-DD",
+        ),
+        (
+            ["run", "nosuchjob", "--date", "2026-11-20"],
+            "lakejobs: error: unknown job or domain 'nosuchjob' (domains: exams; "
+            "jobs: exams.grade, exams.ingest_scores)",
+        ),
+        (
+            ["run", "exams", "--date", "2026-11-20", "--profile", "nope"],
+            "lakejobs: error: unknown profile 'nope' (known: emr, local, standalone, yarn; defined in ",
+        ),
+        (
+            ["run", "exams", "--date", "2026-11-20", "--lake", "/nonexistent/lake"],
+            "lakejobs: error: lake not found: /nonexistent/lake (create it with "
+            "`lakejobs generate exams --lake /nonexistent/lake --date YYYY-MM-DD`)",
+        ),
+        (["frobnicate"], "lakejobs: error: argument command: invalid choice: 'frobnicate'"),
+        (
+            ["generate", "exams", "--date", "2026-11-20", "--rows", "0"],
+            "lakejobs: error: argument --rows: must be at least 1, got 0",
+        ),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args: list[str], message: str, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_help_explains_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "generate", "tables", "demo"):
+        assert command in result.stdout
+
+
+def test_spark_submit_dry_run_prints_the_full_command(tmp_path: Path):
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            str(repo / "spark-submit.sh"),
+            "--dry-run",
+            "--master",
+            "spark://127.0.0.1:7077",
+            "--lake",
+            str(tmp_path),
+            "jobs/exams/grade.py",
+            "--date",
+            "2026-11-20",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    command = result.stdout.strip()
+    assert "--master spark://127.0.0.1:7077" in command
+    assert "--py-files " + str(repo / ".build" / "lakejobs.zip") in command
+    assert "delta-spark_" in command
+    assert "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in command
+    assert command.endswith(
+        f"jobs/exams/grade.py --lake file:{tmp_path} --profile local --date 2026-11-20"
+    )
+
+
+def test_spark_submit_rejects_a_missing_job_file():
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [str(repo / "spark-submit.sh"), "--dry-run", "jobs/nope.py"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "spark-submit.sh: error: job file not found: jobs/nope.py"
