@@ -133,9 +133,10 @@ def load_settings(
         raise UsageError(f"unknown profile {name!r} (known: {known}; defined in {path})")
     defaults = raw.get("defaults", {})
     chosen = profiles[name]
-    lake_value = lake or env.get("LAKEJOBS_LAKE") or chosen.get("lake", "lake")
-    if path is not None and "://" not in lake_value and not Path(lake_value).is_absolute():
-        if lake is None and not env.get("LAKEJOBS_LAKE"):
+    lake_value = lake or env.get("LAKEJOBS_LAKE")
+    if not lake_value:
+        lake_value = chosen.get("lake", "lake")
+        if path is not None and "://" not in lake_value and not Path(lake_value).is_absolute():
             # A relative lake in the config file is relative to that file, not to the cwd.
             lake_value = str(path.parent / lake_value)
     return Settings(

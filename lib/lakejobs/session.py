@@ -7,6 +7,7 @@ very same configuration as `build_session`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -25,7 +26,6 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
-    "spark.ui.showConsoleProgress": "true",
     # Schema changes must be asked for by a table contract, never picked up silently.
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
@@ -115,6 +115,8 @@ def build_session(settings: Settings, app_name: str = "lakejobs") -> SparkSessio
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if not submitted:
         builder = builder.master(settings.master)
+    # Spark's progress bars help at a terminal and garble logs of scheduled runs.
+    builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
     for key, value in spark_conf(settings, with_jars=not submitted).items():
         builder = builder.config(key, value)
     if settings.metastore == "derby":
