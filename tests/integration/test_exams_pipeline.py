@@ -177,3 +177,29 @@ def test_a_run_killed_mid_write_leaves_readable_tables_and_a_rerun_completes(spa
         if "source_file" in expected.columns:  # absolute paths differ between the two lakes
             expected, actual = expected.drop("source_file"), actual.drop("source_file")
         assert same_rows(expected, actual), table
+
+
+def test_a_job_file_runs_through_spark_submit_sh(spark, lake, tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "submitted"
+    generate_exam_scores(root, RUN_DATE, ROWS, dirty_share=0.05)
+    result = subprocess.run(
+        [
+            str(repo / "spark-submit.sh"),
+            "--master",
+            "local[2]",
+            "--lake",
+            str(root),
+            "jobs/exams/ingest_scores.py",
+            "--date",
+            str(RUN_DATE),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "✔ exams.ingest_scores" in result.stderr
+    expected = snapshot(spark, lake, "exams.scores").drop("source_file")
+    assert same_rows(expected, snapshot(spark, root, "exams.scores").drop("source_file"))
