@@ -22,8 +22,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
     """Both benchmarks started at once (each is mostly JVM and metastore latency), each with
     its own data folder; tests wait for the one they check."""
     commands = {
-        "grading": ["bench/grading.py", "--skip-mariadb"],
-        "groupby": ["bench/groupby.py"],
+        "grading": ["bench/grading.py", "--skip-mariadb", "--cold"],
+        "groupby": ["bench/groupby.py", "--cold"],
     }
     started = {
         name: subprocess.Popen(

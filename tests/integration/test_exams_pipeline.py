@@ -200,6 +200,6 @@ def test_a_job_file_runs_through_spark_submit_sh(spark, lake, tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "✔ exams.ingest_scores" in result.stderr
+    assert "✔ exams.ingest_scores" in result.stdout + result.stderr  # spark-submit merges them
     expected = snapshot(spark, lake, "exams.scores").drop("source_file")
     assert same_rows(expected, snapshot(spark, root, "exams.scores").drop("source_file"))
