@@ -75,43 +75,121 @@ def _session(settings: Settings):
     return build_session(settings)
 
 
+GENERATED_DOMAINS = ("exams", "ads", "events")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    from lakejobs.generate.exams import generate_exam_scores
+    import importlib
 
     settings = _settings(args)
     if not settings.lake_is_local:
         raise UsageError(
             "generate writes to a local lake; copy it to HDFS/S3 with distcp or aws s3 cp"
         )
-    batch = generate_exam_scores(
-        settings.local_lake_path, parse_date(args.date), args.rows, seed=args.seed
-    )
-    dirty = ", ".join(f"{k} {v:,}" for k, v in batch.dirty.items())
-    print(
-        f"generated {batch.data_rows:,} exam score lines in {len(batch.files)} files at "
-        f"{batch.directory} (injected: {dirty})"
-    )
+    run_date = parse_date(args.date)
+    domains = GENERATED_DOMAINS if args.domain == "all" else (args.domain,)
+    for domain in domains:
+        module = importlib.import_module(f"lakejobs.generate.{domain}")
+        print(module.generate(settings.local_lake_path, run_date, rows=args.rows, seed=args.seed))
     return 0
 
 
-def _run(settings: Settings, target: str, run_date: date, params: dict[str, str], debug: bool):
+def _run(settings: Settings, target: str, run_date: date, args: argparse.Namespace):
     from lakejobs.pipeline import run_jobs, select_jobs
 
     selected = select_jobs(target)
     _require_local_lake(settings)
     spark = _session(settings)
-    return spark, run_jobs(spark, settings, selected, run_date, params, debug=debug)
+    params = dict(getattr(args, "param", None) or [])
+    force = bool(getattr(args, "force", False))
+    return spark, run_jobs(
+        spark, settings, selected, run_date, params, debug=args.debug, force=force
+    )
+
+
+def _exit_code(result) -> int:
+    if result.failed or result.skipped:
+        failed = ", ".join(result.failed) or "none"
+        skipped = ", ".join(result.skipped) or "none"
+        print(f"lakejobs: failed: {failed}; skipped after a failure: {skipped}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_date = parse_date(args.date)
     settings = _settings(args)
-    _, result = _run(settings, args.target, run_date, dict(args.param or []), args.debug)
-    if result.failed or result.skipped:
-        failed = ", ".join(result.failed) or "none"
-        skipped = ", ".join(result.skipped) or "none"
-        print(f"lakejobs: failed: {failed}; skipped: {skipped}", file=sys.stderr)
+    _, result = _run(settings, args.target, run_date, args)
+    return _exit_code(result)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lakejobs.pipeline import run_jobs, select_jobs
+
+    first, last = parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to")
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    dates = [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
+    settings = _settings(args)
+    selected = select_jobs(args.target)
+    _require_local_lake(settings)
+    spark = _session(settings)
+    failures: list[str] = []
+    columns = (
+        TextColumn("backfill {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(args.target, total=len(dates))
+        for day in dates:
+            progress.update(task, description=f"{args.target} {day.isoformat()}")
+            result = run_jobs(
+                spark,
+                settings,
+                selected,
+                day,
+                dict(args.param or []),
+                echo=progress.console.print,
+                debug=args.debug,
+                force=args.force,
+            )
+            failures += [f"{job}@{day}" for job in (*result.failed, *result.skipped)]
+            progress.advance(task)
+    if failures:
+        print(f"lakejobs: backfill incomplete: {', '.join(failures)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from lakejobs import graph
+    from lakejobs.pipeline import select_jobs
+
+    jobs = select_jobs(args.target)
+    if args.format == "png":
+        out = Path(args.out or "lakejobs-graph.png")
+        print(f"wrote {graph.render_png(jobs, out)}")
+        return 0
+    text = {"mermaid": graph.to_mermaid, "dot": graph.to_dot, "json": graph.to_json}[args.format](
+        jobs
+    )
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from lakejobs.report import print_runs
+
+    settings = _settings(args)
+    _require_local_lake(settings)
+    print_runs(_session(settings), settings, parse_date(args.date) if args.date else None)
     return 0
 
 
@@ -129,12 +207,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     args.date = args.date or DEMO_DATE
     args.seed = 7
+    args.domain = "exams"
     started = time.perf_counter()
     cmd_generate(args)
     settings = _settings(args)
-    spark, result = _run(settings, "exams", parse_date(args.date), {}, args.debug)
+    args.force = True  # the demo re-runs even when nothing changed, to show the whole pipeline
+    spark, result = _run(settings, "exams", parse_date(args.date), args)
     print_demo_summary(spark, settings, result, time.perf_counter() - started)
-    return 1 if result.failed or result.skipped else 0
+    return _exit_code(result)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,11 +239,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="job parameter, e.g. scheme=hs5 (repeatable)",
     )
+    run.add_argument(
+        "--force", action="store_true", help="re-run jobs that already succeeded on the same inputs"
+    )
     _add_common(run)
     run.set_defaults(handler=cmd_run)
 
+    backfill = sub.add_parser("backfill", help="run a job, domain or nightly over a date range")
+    backfill.add_argument("target", help="job, domain or nightly")
+    backfill.add_argument("--from", dest="date_from", required=True, help="first date, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="date_to", required=True, help="last date, YYYY-MM-DD")
+    backfill.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE")
+    backfill.add_argument("--force", action="store_true", help="re-run jobs already done")
+    _add_common(backfill)
+    backfill.set_defaults(handler=cmd_backfill)
+
+    graph = sub.add_parser("graph", help="draw jobs and tables (raw -> curated) from the code")
+    graph.add_argument("target", nargs="?", default="nightly", help="job, domain or nightly")
+    graph.add_argument("--format", choices=["mermaid", "dot", "json", "png"], default="mermaid")
+    graph.add_argument("--out", help="write to this file instead of stdout (png: required name)")
+    graph.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    graph.set_defaults(handler=cmd_graph)
+
+    runs = sub.add_parser("runs", help="show the run log: status, durations, rows, versions")
+    runs.add_argument("--date", help="only runs for this date, YYYY-MM-DD")
+    _add_common(runs)
+    runs.set_defaults(handler=cmd_runs)
+
     gen = sub.add_parser("generate", help="write a realistic, slightly dirty raw delivery")
-    gen.add_argument("domain", choices=["exams"], help="which raw data to generate")
+    gen.add_argument(
+        "domain", choices=[*GENERATED_DOMAINS, "all"], help="which raw data to generate"
+    )
     gen.add_argument("--date", required=True, help="ingest date of the delivery, YYYY-MM-DD")
     gen.add_argument(
         "--rows", type=_positive_int, default=DEMO_ROWS, help="data lines (default 1e6)"

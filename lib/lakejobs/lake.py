@@ -72,6 +72,18 @@ class HadoopFS:
         names = [str(status.getPath().toString()) for status in fs.listStatus(path)]
         return sorted(n for n in names if not n.rsplit("/", 1)[-1].startswith(("_", ".")))
 
+    def list_file_status(self, uri: str) -> list[tuple[str, int, int]]:
+        """(name, size, modification time) of the files directly under `uri`, sorted."""
+        path = self._path(uri)
+        fs = path.getFileSystem(self._conf)
+        if not fs.exists(path):
+            return []
+        return sorted(
+            (str(s.getPath().getName()), int(s.getLen()), int(s.getModificationTime()))
+            for s in fs.listStatus(path)
+            if s.isFile()
+        )
+
     def first_line(self, uri: str) -> str:
         """The first line of a (possibly compressed) text file, decoded as UTF-8."""
         path = self._path(uri)

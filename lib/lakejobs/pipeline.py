@@ -7,27 +7,24 @@ jobs read and write, never written by hand, so the graph is testable without Spa
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from graphlib import CycleError, TopologicalSorter
 
 from pyspark.sql import SparkSession
-from pyspark.sql.types import Row
 
+from lakejobs import runlog
 from lakejobs.config import Settings
-from lakejobs.contracts import table_contract
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.job import Job, JobOutcome, RunContext
-from lakejobs.tables import CuratedTables
 
-RUN_LOG = "lakejobs.job_runs"
+NIGHTLY = "nightly"
 _REGISTRY: dict[str, Job] = {}
 
 
@@ -66,8 +63,10 @@ def execution_order(selected: Iterable[Job]) -> list[Job]:
 
 
 def select_jobs(target: str) -> list[Job]:
-    """A job by name (`exams.grade`) or every job of a domain (`exams`), in execution order."""
+    """A job (`exams.grade`), a domain's jobs (`exams`) or every job (`nightly`), in order."""
     jobs = registry()
+    if target == NIGHTLY:
+        return execution_order(jobs.values())
     if target in jobs:
         return [jobs[target]]
     chosen = [job for job in jobs.values() if job.domain == target]
@@ -78,47 +77,6 @@ def select_jobs(target: str) -> list[Job]:
             f"jobs: {', '.join(sorted(jobs))})"
         )
     return execution_order(chosen)
-
-
-@dataclass
-class RunRecord:
-    """One row of the run log."""
-
-    run_id: str
-    job: str
-    run_date: date
-    params: Mapping[str, str]
-    status: str = "running"
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    finished_at: datetime | None = None
-    outcome: JobOutcome | None = None
-    error: str | None = None
-
-    @property
-    def duration_s(self) -> float:
-        end = self.finished_at or datetime.now(UTC)
-        return (end - self.started_at).total_seconds()
-
-    def as_row(self) -> Row:
-        counts = self.outcome.counts if self.outcome else None
-        return Row(
-            run_id=self.run_id,
-            job=self.job,
-            run_date=self.run_date,
-            params=json.dumps(dict(self.params), sort_keys=True),
-            status=self.status,
-            started_at=self.started_at.replace(tzinfo=None),
-            finished_at=(self.finished_at or datetime.now(UTC)).replace(tzinfo=None),
-            duration_s=round(self.duration_s, 3),
-            rows_in=counts.rows_in if counts else None,
-            rows_written=counts.written if counts else None,
-            rows_quarantined=counts.quarantined if counts else None,
-            rows_duplicates=counts.duplicates if counts else None,
-            output_versions=(
-                {c.table: c.version for c in self.outcome.commits} if self.outcome else None
-            ),
-            error=self.error,
-        )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -146,10 +104,24 @@ def run_job(
     params: Mapping[str, str] | None = None,
     echo: Echo = _default_echo,
     debug: bool = False,
-) -> RunRecord:
-    """Run one job: time it, check its row accounting, record it in the run log."""
+    force: bool = False,
+) -> runlog.RunRecord | None:
+    """Run one job: time it, check its row accounting, record it in the run log.
+
+    Returns None when the job is skipped because an earlier run for the same date already
+    succeeded on exactly the same inputs (unless `force`).
+    """
     params = dict(params or {})
-    record = RunRecord(new_run_id(job.name, run_date), job.name, run_date, params)
+    inputs = runlog.input_versions(spark, settings, job, run_date)
+    if not force:
+        earlier = runlog.previous_success(spark, settings, job.name, run_date, inputs)
+        if earlier:
+            echo(
+                f"⏭ {job.name} for {run_date.isoformat()}: done by {earlier} on the same inputs "
+                "(--force re-runs it)"
+            )
+            return None
+    record = runlog.RunRecord(new_run_id(job.name, run_date), job.name, run_date, params, inputs)
     ctx = RunContext(spark, settings, run_date, record.run_id, params)
     echo(f"▶ {job.name} for {run_date.isoformat()} (run {record.run_id})")
     spark.sparkContext.setJobGroup(record.run_id, f"lakejobs {job.name} {run_date}")
@@ -159,14 +131,14 @@ def run_job(
         record.outcome = outcome
         outcome.counts.check(job.name)
         record.status = "succeeded"
-    except Exception as exc:  # recorded, reported, and re-raised by the caller's policy
+    except Exception as exc:  # recorded and reported; the caller decides what fails
         record.status = "failed"
         record.error = _one_line(exc)
         if debug:
             traceback.print_exc()
     finally:
         record.finished_at = datetime.now(UTC)
-        _append_run_log(spark, settings, record)
+        runlog.append(spark, settings, record)
     elapsed = time.perf_counter() - started
     if record.status == "succeeded":
         echo(f"✔ {job.name} in {elapsed:.1f}s: {describe_outcome(record.outcome)}")
@@ -186,19 +158,13 @@ def describe_outcome(outcome: JobOutcome | None) -> str:
     )
 
 
-def _append_run_log(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
-    from lakejobs.lake import LakeLayout
-
-    contract = table_contract(RUN_LOG)
-    tables = CuratedTables(spark, LakeLayout(settings.lake))
-    frame = spark.createDataFrame([record.as_row()], schema=contract.schema)
-    tables.append(contract, frame)
-
-
 @dataclass(frozen=True)
 class PipelineResult:
-    records: tuple[RunRecord, ...]
+    """What a pipeline run did: the runs made, jobs skipped after a failure, jobs up to date."""
+
+    records: tuple[runlog.RunRecord, ...]
     skipped: tuple[str, ...]
+    up_to_date: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -213,21 +179,29 @@ def run_jobs(
     params: Mapping[str, str] | None = None,
     echo: Echo = _default_echo,
     debug: bool = False,
+    force: bool = False,
 ) -> PipelineResult:
-    """Run jobs in dependency order; a failed job's downstream jobs are skipped, others go on."""
-    records: list[RunRecord] = []
+    """Run jobs in dependency order; a failed job's downstream jobs are skipped, others go on.
+
+    Jobs that already succeeded on the same inputs are skipped, so re-running the same command
+    after a failure resumes where it stopped.
+    """
+    records: list[runlog.RunRecord] = []
     skipped: list[str] = []
+    up_to_date: list[str] = []
     broken: set[str] = set()
     for job in execution_order(selected):
-        if broken & set(job.inputs):
-            echo(
-                f"↷ {job.name} skipped: an input failed upstream ({', '.join(broken & set(job.inputs))})"
-            )
+        failed_inputs = sorted(broken & set(job.inputs))
+        if failed_inputs:
+            echo(f"↷ {job.name} skipped: its input failed upstream ({', '.join(failed_inputs)})")
             skipped.append(job.name)
             broken.update(job.outputs)
             continue
-        record = run_job(spark, settings, job, run_date, params, echo, debug)
+        record = run_job(spark, settings, job, run_date, params, echo, debug, force)
+        if record is None:
+            up_to_date.append(job.name)
+            continue
         records.append(record)
         if record.status != "succeeded":
             broken.update(job.outputs)
-    return PipelineResult(tuple(records), tuple(skipped))
+    return PipelineResult(tuple(records), tuple(skipped), tuple(up_to_date))

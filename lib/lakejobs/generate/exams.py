@@ -111,6 +111,16 @@ def generate_exam_scores(
     return batch
 
 
+def generate(lake_dir: Path, ingest_date: date, *, rows: int | None = None, seed: int = 7) -> str:
+    """The `lakejobs generate exams` entry point: write a delivery, describe it in one line."""
+    batch = generate_exam_scores(lake_dir, ingest_date, rows or 1_000_000, seed=seed)
+    dirty = ", ".join(f"{kind} {count:,}" for kind, count in batch.dirty.items())
+    return (
+        f"exams: {batch.data_rows:,} score lines in {len(batch.files)} files at "
+        f"{batch.directory} (injected: {dirty})"
+    )
+
+
 def read_manifest(directory: Path) -> dict:
     """The `GeneratedBatch` fields of a generated folder: `GeneratedBatch(**read_manifest(d))`.
 
