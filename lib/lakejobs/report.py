@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 
 from pyspark.sql import SparkSession
@@ -16,7 +17,10 @@ from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult
 from lakejobs.tables import CuratedTables
 
-console = Console()
+
+def _console() -> Console:
+    """A terminal gets its own width; a log file or pipe gets lines wide enough to stay whole."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, int, int, str]]:
@@ -65,9 +69,8 @@ def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = 
         "error",
     )
     for header in headers:
-        table.add_column(
-            header, justify="right" if header in ("s", "in", "written", "quar.", "dups") else "left"
-        )
+        numeric = header in ("s", "in", "written", "quar.", "dups")
+        table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     if log is not None:
         if run_date is not None:
             log = log.where(F.col("run_date") == F.lit(run_date))
@@ -92,16 +95,18 @@ def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = 
                 versions,
                 r["error"] or "",
             )
-    console.print(table)
+    _console().print(table)
 
 
 def print_tables(spark: SparkSession, settings: Settings) -> None:
     table = Table(title=f"Curated tables in {settings.lake}")
     for column in ("table", "rows", "version", "last run"):
-        table.add_column(column, justify="right" if column in ("rows", "version") else "left")
+        table.add_column(
+            column, justify="right" if column in ("rows", "version") else "left", overflow="fold"
+        )
     for name, rows, version, last in tables_overview(spark, settings):
         table.add_row(name, f"{rows:,}", str(version), last)
-    console.print(table)
+    _console().print(table)
 
 
 def _jobs_table(result: PipelineResult) -> Table:
@@ -170,14 +175,14 @@ def cutoff_table(spark: SparkSession, exam_id: str | None = None) -> Table:
 def print_demo_summary(
     spark: SparkSession, settings: Settings, result: PipelineResult, seconds: float
 ) -> None:
-    console.print(_jobs_table(result))
+    _console().print(_jobs_table(result))
     if not result.failed and not result.skipped:
         run_date = result.records[0].run_date.isoformat()
-        console.print(_quarantine_table(spark, settings, run_date))
-        console.print(cutoff_table(spark))
+        _console().print(_quarantine_table(spark, settings, run_date))
+        _console().print(cutoff_table(spark))
     print_tables(spark, settings)
     lake = settings.lake
-    console.print(
+    _console().print(
         f"\nDemo finished in {seconds:.0f}s. The tables live under {lake}/curated/<db>/<table> "
         "(Delta) and are registered in the metastore at "
         f"{settings.local_lake_path / '_metastore' if settings.lake_is_local else 'the profile metastore'}.\n"
