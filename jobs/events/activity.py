@@ -1,0 +1,85 @@
+"""events.activity: daily active users and cohort retention for what a delivery changed.
+
+Only the event dates a delivery added events to, and the cohorts of the users it touched, are
+recomputed (over all of events.events) and replaced with `replaceWhere`; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.events.transforms import daily_active_users, retention, touched_cohorts
+from lakejobs.contracts import table_contract
+from lakejobs.errors import UsageError
+from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
+from lakejobs.pipeline import register
+from lakejobs.sql import in_list
+
+DAU = "events.daily_active_users"
+RETENTION = "events.retention"
+MAX_RETENTION_DAYS = 366
+
+
+def retention_days(ctx: RunContext) -> int:
+    """The `retention_days` parameter (last day_n, default 30), validated."""
+    text = ctx.param("retention_days", "30")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise UsageError(
+            f"invalid retention_days {text!r}: expected a whole number from 1 to "
+            f"{MAX_RETENTION_DAYS}"
+        )
+    return int(text)
+
+
+def _with_run(df: DataFrame, run_id: str) -> DataFrame:
+    return df.withColumn("run_id", F.lit(run_id))
+
+
+def run(ctx: RunContext) -> JobOutcome:
+    max_day = retention_days(ctx)
+    # The three columns every step reads, scanned once (retention needs every user's history).
+    events = ctx.read_table("events.events").select("user_key", "event_date", "ingest_date")
+    events = events.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        delivered = events.where(F.col("ingest_date") == F.lit(ctx.run_date))
+        dates = [r.event_date for r in delivered.select("event_date").distinct().collect()]
+        if not dates:  # a delivery of duplicates only changes nothing
+            return JobOutcome(counts=RowCounts(rows_in=0, written=0))
+        cohorts = [r.cohort_date for r in touched_cohorts(events, ctx.run_date).collect()]
+        dau = ctx.tables.replace_where(
+            table_contract(DAU),
+            _with_run(
+                daily_active_users(events.where(F.col("event_date").isin(dates))), ctx.run_id
+            ),
+            f"event_date IN ({in_list(d.isoformat() for d in dates)})",
+        )
+        kept = ctx.tables.replace_where(
+            table_contract(RETENTION),
+            _with_run(retention(events, max_day, cohorts), ctx.run_id),
+            f"cohort_date IN ({in_list(c.isoformat() for c in cohorts)})",
+        )
+    finally:
+        events.unpersist()
+    counts = RowCounts(
+        rows_in=len(dates) + len(cohorts) * (max_day + 1),
+        written=dau.metric("numOutputRows") + kept.metric("numOutputRows"),
+    )
+    return JobOutcome(counts=counts, commits=(dau, kept))
+
+
+JOB = register(
+    Job(
+        name="events.activity",
+        inputs=("events.events",),
+        outputs=(DAU, RETENTION),
+        run=run,
+        description="Recompute daily active users and cohort retention for the dates and cohorts a delivery touched.",
+    )
+)
+
+if __name__ == "__main__":
+    from lakejobs.cli import job_main
+
+    job_main(JOB)
