@@ -176,7 +176,8 @@ def test_a_run_killed_mid_write_leaves_readable_tables_and_a_rerun_completes(spa
     scores_log = root / "curated" / "exams" / "scores" / "_delta_log"
     deadline = time.monotonic() + 240
     while not list(scores_log.glob("*.json")) and process.poll() is None:
-        assert time.monotonic() < deadline, "the pipeline never committed exams.scores"
+        if time.monotonic() > deadline:  # a guard against hanging, not a performance check
+            pytest.fail("the pipeline never committed exams.scores")
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the grade job is starting or mid-write now
     process.wait()
