@@ -18,13 +18,21 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Delta's JVM jars from Maven Central into .jars/ (Spark gets them as local files; see jvm/pom.xml).
-# Only the groups Spark does not already ship are copied, so nothing on Spark's classpath is shadowed.
-$(JARS)/.fetched: jvm/pom.xml
+# JVM jars from Maven Central (see the poms in jvm/). Spark gets .jars/*.jar as local files: Delta,
+# plus hadoop-aws and the AWS SDK modules for s3a://. Only the groups Spark does not already ship are
+# copied, so nothing on Spark's classpath is shadowed (Delta's own hadoop-client 3.4 is left out:
+# pyspark ships the matching 3.5). The backend tests' servers go into subfolders that Spark never
+# reads: .jars/minicluster/ (Hadoop HDFS + YARN) and .jars/s3proxy/ (an S3-compatible server).
+SPARK_JAR_GROUPS := io.delta,io.unitycatalog,org.apache.hadoop,software.amazon.awssdk,software.amazon.s3.analyticsaccelerator,software.amazon.eventstream,org.reactivestreams
+MVN_COPY := mvn --batch-mode --quiet dependency:copy-dependencies -DincludeScope=runtime
+
+$(JARS)/.fetched: jvm/pom.xml jvm/minicluster/pom.xml jvm/s3proxy/pom.xml
 	@rm -rf $(JARS) && mkdir -p $(JARS)
-	mvn --batch-mode --quiet -f jvm/pom.xml dependency:copy-dependencies \
-	    -DoutputDirectory=$(CURDIR)/$(JARS) -DincludeScope=runtime \
-	    -DincludeGroupIds=io.delta,io.unitycatalog
+	$(MVN_COPY) -f jvm/pom.xml -DoutputDirectory=$(CURDIR)/$(JARS) \
+	    -DincludeGroupIds=$(SPARK_JAR_GROUPS) -DexcludeArtifactIds=hadoop-client-api,hadoop-client-runtime
+	$(MVN_COPY) -f jvm/minicluster/pom.xml -DoutputDirectory=$(CURDIR)/$(JARS)/minicluster \
+	    -DincludeArtifactIds=hadoop-client-minicluster,bcprov-jdk18on,bcpkix-jdk18on,bcutil-jdk18on,junit-jupiter-api,opentest4j,junit-platform-commons,apiguardian-api
+	$(MVN_COPY) -f jvm/s3proxy/pom.xml -DoutputDirectory=$(CURDIR)/$(JARS)/s3proxy
 	@touch $@
 
 demo: bootstrap

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Submit one lakejobs job file with spark-submit (local[*] by default, spark://, yarn, emr).
-#   ./spark-submit.sh [--master URL] [--profile NAME] [--lake URI] [--dry-run] JOB_FILE [--date D ...]
+#   ./spark-submit.sh [--master URL] [--profile NAME] [--lake URI] [--conf K=V ...] [--dry-run] JOB_FILE [--date D ...]
 # Example: ./spark-submit.sh --dry-run jobs/exams/grade.py --date 2026-11-20
 # The command is built by lakejobs.submit (run `make bootstrap` once first).
 set -euo pipefail

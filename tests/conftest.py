@@ -20,6 +20,12 @@ from lakejobs.session import spark_conf
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# S3 tests (tests/backends) use a local S3 server; S3A reads credentials from the environment, which
+# the JVM inherits when it starts, so they are set here. Never real ones: no test may reach AWS.
+os.environ["AWS_ACCESS_KEY_ID"] = "lakejobs-test"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "lakejobs-test-secret"
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="lakejobs-tests-"))
 TEST_SETTINGS = Settings(

@@ -6,13 +6,13 @@ date is re-graded over all its scores; its slices of the three output tables are
 
 from __future__ import annotations
 
-from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, school_histogram
-from lakejobs.grading import school_report as school_report_of
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
+from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, school_histogram
+from lakejobs.grading import school_report as school_report_of
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list

@@ -1,4 +1,4 @@
-"""`lakejobs` command line: generate, run, tables, demo.
+"""`lakejobs` command line: generate, run, tables, demo, report, serve.
 
 Bad arguments print one line and exit 2; a failed job prints its reason and exits 1; Python
 tracebacks appear only with --debug.
@@ -217,6 +217,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _exit_code(result)
 
 
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be at most 65535, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or more, got {text}")
+    return value
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from lakejobs.plots import load_exam_report, report_format, write_report
+
+    out = Path(args.out)
+    report_format(out)  # a bad file name fails before Spark starts
+    settings = _settings(args)
+    _require_local_lake(settings)
+    report = load_exam_report(_session(settings), settings.lake, args.exam_id)
+    print(f"wrote {write_report(report, out)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lakejobs.serve import ServeOptions, serve
+
+    options = ServeOptions(host=args.host, port=args.port, rescan_seconds=args.rescan)
+    settings = _settings(args)
+    _require_local_lake(settings)
+    serve(settings, options, echo=lambda line: print(line, flush=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lakejobs",
@@ -281,6 +320,48 @@ def build_parser() -> argparse.ArgumentParser:
     tables = sub.add_parser("tables", help="list curated tables: rows, Delta version, last run")
     _add_common(tables)
     tables.set_defaults(handler=cmd_tables)
+
+    report = sub.add_parser(
+        "report",
+        help="draw an exam's grade cut-offs and grade distribution (PNG, or HTML with the table)",
+        description="Render one exam's cut-off table and grade distribution per subject from "
+        "exams.grade_cutoffs and exams.grades. The file name picks the format: .png is the "
+        "picture; .html embeds the picture and adds the cut-off table.",
+    )
+    report.add_argument("domain", choices=["exams"], help="what to report on")
+    report.add_argument("--exam-id", required=True, help="exam to show, e.g. 2026-11-CSAT")
+    report.add_argument("--out", required=True, help="output file: report.png or report.html")
+    _add_common(report)
+    report.set_defaults(handler=cmd_report)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve every curated table over JDBC/ODBC (Spark Thrift Server) for BI tools",
+        description="Start the Spark Thrift Server (HiveServer2 protocol) with Delta and the "
+        "profile's conf. Every Delta table under <lake>/curated/<db>/<table> is registered by "
+        "name at start (and every --rescan seconds). With the default embedded-Derby metastore "
+        "the server keeps a private in-memory one, so it and the nightly jobs never fight over "
+        "the lake's Derby. Connect with "
+        "hive://HOST:PORT/default (SQLAlchemy/PyHive, Superset) or jdbc:hive2://HOST:PORT/default. "
+        "Stop with Ctrl-C or SIGTERM. See docs/bi.md.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; there is no authentication: expose it "
+        "only behind a tunnel or a proxy that adds it)",
+    )
+    serve.add_argument("--port", type=_port, default=10000, help="port (default 10000)")
+    serve.add_argument(
+        "--rescan",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="look for new tables this often (default 0: only at start; new data in known "
+        "tables is always visible)",
+    )
+    _add_common(serve)
+    serve.set_defaults(handler=cmd_serve)
 
     demo = sub.add_parser("demo", help="generate a sample lake, run the exams pipeline, summarise")
     demo.add_argument("--date", help=f"ingest date (default {DEMO_DATE})")

@@ -127,13 +127,19 @@ def raw_source(source: str) -> RawSource:
 
 @dataclass(frozen=True)
 class TableContract:
-    """A curated Delta table: its name, typed columns, partitioning and primary key."""
+    """A curated Delta table: its name, typed columns, partitioning and primary key.
+
+    `stats_columns` names the columns Delta keeps per-file min/max statistics for (data skipping).
+    Empty means Delta's default (the first 32 columns); large tables name the columns queries
+    filter on, because collecting statistics on every column is a large share of write time.
+    """
 
     name: str
     schema: StructType
     partition_by: tuple[str, ...] = ()
     primary_key: tuple[str, ...] = ()
     description: str = ""
+    stats_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = self.name.split(".")
@@ -141,9 +147,10 @@ class TableContract:
             raise UsageError(f"table name {self.name!r} must be <database>.<table>")
         for part in parts:
             check_identifier(part, "table name part")
-        missing = [c for c in (*self.partition_by, *self.primary_key) if c not in self.columns]
+        named = (*self.partition_by, *self.primary_key, *self.stats_columns)
+        missing = [c for c in named if c not in self.columns]
         if missing:
-            raise UsageError(f"table {self.name}: unknown key/partition column(s) {missing}")
+            raise UsageError(f"table {self.name}: unknown key/partition/stats column(s) {missing}")
 
     @property
     def database(self) -> str:
@@ -180,6 +187,7 @@ def table_contract(name: str) -> TableContract:
         partition_by=tuple(data.get("partition_by", ())),
         primary_key=tuple(data.get("primary_key", ())),
         description=data.get("description", ""),
+        stats_columns=tuple(data.get("stats_columns", ())),
     )
 
 

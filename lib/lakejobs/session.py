@@ -31,6 +31,9 @@ BASE_CONF: dict[str, str] = {
     "spark.databricks.delta.retentionDurationCheck.enabled": "true",
     # Delta rebuilds table state with this many tasks; the default 50 dominates small tables.
     "spark.databricks.delta.snapshotPartitions": "4",
+    # s3a:// (hadoop-aws 3.5): the classic input stream, which S3-compatible servers (and the
+    # backend tests) support, rather than the newer analytics-accelerator stream.
+    "spark.hadoop.fs.s3a.input.stream.type": "classic",
 }
 
 

@@ -20,6 +20,17 @@ from lakejobs.session import LOG4J_CONF, local_jars, spark_conf
 
 BUILD_DIR = REPO_ROOT / ".build"
 PACKAGES = ("lib/lakejobs", "jobs")
+# An s3:// lake means EMR (EMRFS): the cluster brings its own S3 filesystem and AWS SDK, and
+# shipping hadoop-aws for another Hadoop release would clash with it; only Delta is shipped.
+EMRFS_SHIPPED_JARS = ("delta-", "unitycatalog-")
+
+
+def shipped_jars(settings: Settings) -> list[Path]:
+    """The bootstrapped jars sent with --jars: all of them, or only Delta's for an s3:// lake."""
+    jars = local_jars(settings)
+    if settings.lake.startswith("s3://"):
+        jars = [j for j in jars if j.name.startswith(EMRFS_SHIPPED_JARS)]
+    return jars
 
 
 def build_code_zip(target: Path = BUILD_DIR / "lakejobs.zip") -> Path:
@@ -39,21 +50,27 @@ def submit_command(
     job_args: Sequence[str],
     code_zip: Path,
     deploy_mode: str = "client",
+    extra_conf: Sequence[str] = (),
 ) -> list[str]:
-    """The full spark-submit argument list for one job file."""
+    """The full spark-submit argument list for one job file; `extra_conf` (KEY=VALUE) come last,
+    so they override the profile's settings."""
     if not job_file.is_file():
         raise UsageError(f"job file not found: {job_file}")
     spark_submit = Path(sys.executable).with_name("spark-submit")
     command = [str(spark_submit if spark_submit.exists() else "spark-submit")]
     command += ["--master", settings.master, "--deploy-mode", deploy_mode]
     command += ["--name", f"lakejobs:{job_file.stem}"]
-    jars = local_jars(settings)
+    jars = shipped_jars(settings)
     if jars:
         command += ["--jars", ",".join(str(j) for j in jars)]
     command += ["--py-files", str(code_zip)]
     command += ["--files", f"{REPO_ROOT / 'lakejobs.toml'},{LOG4J_CONF}"]
     for key, value in spark_conf(settings, with_jars=False).items():
         command += ["--conf", f"{key}={value}"]
+    for item in extra_conf:
+        if "=" not in item or item.startswith("="):
+            raise UsageError(f"--conf expects KEY=VALUE, got {item!r}")
+        command += ["--conf", item]
     command += [str(job_file), "--lake", settings.lake, "--profile", settings.profile, *job_args]
     return command
 
@@ -69,6 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", help="profile in lakejobs.toml (default: local)")
     parser.add_argument("--lake", help="lake root (default: the profile's)")
     parser.add_argument("--deploy-mode", default="client", choices=["client", "cluster"])
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Spark setting, after the profile's (e.g. spark.executor.memory=2g)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     parser.add_argument("job_file", type=Path, help="e.g. jobs/exams/grade.py")
     parser.add_argument("job_args", nargs=argparse.REMAINDER, help="arguments for the job")
@@ -76,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(profile=args.profile, lake=args.lake, master=args.master)
         code_zip = build_code_zip()
-        command = submit_command(settings, args.job_file, args.job_args, code_zip, args.deploy_mode)
+        command = submit_command(
+            settings, args.job_file, args.job_args, code_zip, args.deploy_mode, args.conf
+        )
     except UsageError as exc:
         print(f"spark-submit.sh: error: {exc}", file=sys.stderr)
         return 2

@@ -66,6 +66,13 @@ def _same_location(a: str, b: str) -> bool:
 _REGISTERED: dict[str, str] = {}
 
 
+def table_properties(contract: TableContract) -> dict[str, str]:
+    """The Delta table properties a contract owns."""
+    if not contract.stats_columns:
+        return {}
+    return {"delta.dataSkippingStatsColumns": ",".join(contract.stats_columns)}
+
+
 class CuratedTables:
     """The curated side of one lake, registered in the session's metastore as `<db>.<table>`."""
 
@@ -97,6 +104,7 @@ class CuratedTables:
             registered = self.spark.sql(f"DESCRIBE DETAIL {contract.name}").first()["location"]
             if _same_location(registered, location):
                 self._check_schema(contract)
+                self._sync_properties(contract)
                 return
             # The metastore points at another lake (tests, a moved lake): re-point it; the
             # table is external, so dropping the entry leaves both lakes' data untouched.
@@ -104,16 +112,33 @@ class CuratedTables:
         if DeltaTable.isDeltaTable(self.spark, location):
             self.spark.sql(f"CREATE TABLE {contract.name} USING DELTA LOCATION '{location}'")
             self._check_schema(contract)
+            self._sync_properties(contract)
             return
-        (
+        builder = (
             DeltaTable.createIfNotExists(self.spark)
             .tableName(contract.name)
             .location(location)
             .addColumns(contract.schema)
             .partitionedBy(*contract.partition_by)
             .comment(contract.description)
-            .execute()
         )
+        for key, value in table_properties(contract).items():
+            builder = builder.property(key, value)
+        builder.execute()
+
+    def _sync_properties(self, contract: TableContract) -> None:
+        """Bring an existing table's contract-owned properties up to date (one commit, if any)."""
+        wanted = table_properties(contract)
+        if not wanted:
+            return
+        current = {
+            row["key"]: row["value"]
+            for row in self.spark.sql(f"SHOW TBLPROPERTIES {contract.name}").collect()
+        }
+        stale = {k: v for k, v in wanted.items() if current.get(k) != v}
+        if stale:
+            assignments = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(stale.items()))
+            self.spark.sql(f"ALTER TABLE {contract.name} SET TBLPROPERTIES ({assignments})")
 
     def _check_schema(self, contract: TableContract) -> None:
         actual = {f.name: f.dataType for f in self.spark.table(contract.name).schema.fields}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import date
 
 import pytest
 from pyspark.sql.types import StructType
 
 from lakejobs.contracts import TableContract, parse_type
+from lakejobs.errors import UsageError
 from lakejobs.lake import LakeLayout
 from lakejobs.tables import CuratedTables, SchemaDriftError, conform
 
@@ -94,3 +97,26 @@ def test_contract_types_parse_without_a_jvm():
     assert parse_type("map<string,bigint>").simpleString() == "map<string,bigint>"
     assert parse_type("array<string>").simpleString() == "array<string>"
     assert parse_type("decimal(9, 6)").simpleString() == "decimal(9,6)"
+
+
+def _file_stats(spark, location: str) -> list[dict]:
+    log = spark.read.json(f"{location}/_delta_log/*.json").where("add IS NOT NULL")
+    return [json.loads(row.add.stats) for row in log.select("add").collect()]
+
+
+def test_stats_columns_limit_delta_statistics_on_new_and_existing_tables(spark, tmp_path):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    location = tables.location(CONTRACT)
+    # A table created before its contract named stats columns: statistics on every column.
+    frame(spark, [("a", D1, 1)]).write.format("delta").partitionBy("day").save(location)
+    assert set(_file_stats(spark, location)[0]["minValues"]) == {"id", "value"}
+
+    tables.ensure(dataclasses.replace(CONTRACT, stats_columns=("value",)))
+    tables.append(CONTRACT, frame(spark, [("b", D2, 2)]))
+    newest = max(_file_stats(spark, location), key=lambda stats: stats["minValues"].get("value", 0))
+    assert newest["minValues"] == {"value": 2}
+
+
+def test_stats_columns_must_be_contract_columns():
+    with pytest.raises(UsageError, match=r"unknown key/partition/stats column\(s\) \['nope'\]"):
+        dataclasses.replace(CONTRACT, name="unit.other", stats_columns=("nope",))

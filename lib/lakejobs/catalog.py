@@ -1,0 +1,126 @@
+"""Register every curated Delta table of a lake by name in a session's metastore.
+
+Why: a table's truth is its `_delta_log` in the lake, not a metastore entry. A notebook kernel or
+the Thrift Server starts its own JVM, usually with a private (in-memory) or empty metastore,
+because embedded Derby admits one JVM at a time. `register_lake` scans
+`<lake>/curated/<db>/<table>/_delta_log` and makes `<db>.<table>` point at each one, so those
+processes see the same tables by name as the nightly jobs, without sharing the jobs' metastore.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from lakejobs import tables as _tables
+from lakejobs.config import normalize_lake
+from lakejobs.sql import string_literal
+
+# Only names that are safe as unquoted SQL identifiers become tables; anything else is skipped
+# (it was not written by lakejobs, whose contracts use such names).
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+
+
+@dataclass(frozen=True)
+class FoundTable:
+    """One Delta table found in the lake: `<database>.<table>` at `location`."""
+
+    database: str
+    table: str
+    location: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.database}.{self.table}"
+
+
+def tables_from_log_dirs(lake: str, log_dirs: Iterable[str]) -> list[FoundTable]:
+    """Pure: turn `<lake>/curated/<db>/<table>/_delta_log` paths into tables, sorted by name.
+
+    Paths outside `<lake>/curated/` or with names that are not plain identifiers are ignored.
+    """
+    root = _strip_scheme(normalize_lake(lake)).rstrip("/") + "/curated/"
+    found: dict[str, FoundTable] = {}
+    for log_dir in log_dirs:
+        path = _strip_scheme(log_dir).rstrip("/")
+        if not path.startswith(root) or not path.endswith("/_delta_log"):
+            continue
+        parts = path[len(root) :].split("/")
+        if len(parts) != 3 or not all(_IDENTIFIER.match(p) for p in parts[:2]):
+            continue
+        database, table = parts[0], parts[1]
+        location = f"{normalize_lake(lake)}/curated/{database}/{table}"
+        found[f"{database}.{table}"] = FoundTable(database, table, location)
+    return [found[name] for name in sorted(found)]
+
+
+def _strip_scheme(uri: str) -> str:
+    """Compare local paths however Hadoop spells them (`file:/x`, `file:///x`, `/x`)."""
+    if uri.startswith("file:"):
+        return "/" + uri.removeprefix("file:").lstrip("/")
+    return uri
+
+
+def find_tables(spark: SparkSession, lake: str) -> list[FoundTable]:
+    """Every Delta table under `<lake>/curated/*/*`, through Hadoop (file, hdfs, s3a)."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    pattern = jvm.org.apache.hadoop.fs.Path(f"{normalize_lake(lake)}/curated/*/*/_delta_log")
+    statuses = pattern.getFileSystem(conf).globStatus(pattern) or []
+    return tables_from_log_dirs(lake, [str(s.getPath().toString()) for s in statuses])
+
+
+def _registered_locations(spark: SparkSession, database: str) -> dict[str, str]:
+    """Table -> location of every table registered in `database`, from the metastore alone
+    (DESCRIBE DETAIL would replay each Delta log, seconds per table on a small machine)."""
+    catalog = spark._jsparkSession.sharedState().externalCatalog()
+    if not catalog.databaseExists(database):
+        return {}
+    locations = {}
+    tables = spark.sql(f"SHOW TABLES IN {database}").where("NOT isTemporary").collect()
+    for table in (row["tableName"] for row in tables):
+        location = catalog.getTable(database, table).storage().locationUri()
+        locations[str(table)] = str(location.get().toString()) if location.isDefined() else ""
+    return locations
+
+
+def register_lake(
+    spark: SparkSession, lake: str, databases: Iterable[str] | None = None
+) -> list[str]:
+    """Make `<db>.<table>` point at every Delta table of `lake` (or of the given `databases`);
+    return the names, sorted.
+
+    Idempotent: tables already registered at the same location are left alone; entries that
+    point at another lake are re-pointed (the tables are external, so no data is touched).
+    New data in an existing table needs nothing (Delta reads the latest version per query);
+    tables created after this call need another call.
+    """
+    wanted = None if databases is None else set(databases)
+    names = []
+    known: dict[str, dict[str, str]] = {}
+    for found in find_tables(spark, lake):
+        if wanted is not None and found.database not in wanted:
+            continue
+        if found.database not in known:
+            if not spark.catalog.databaseExists(found.database):
+                location = f"{normalize_lake(lake)}/curated/{found.database}"
+                spark.sql(f"CREATE DATABASE {found.database} LOCATION {string_literal(location)}")
+            known[found.database] = _registered_locations(spark, found.database)
+        registered = known[found.database].get(found.table)
+        if registered is None or not _same(registered, found.location):
+            if registered is not None:
+                spark.sql(f"DROP TABLE {found.name}")
+            spark.sql(
+                f"CREATE TABLE {found.name} USING DELTA LOCATION {string_literal(found.location)}"
+            )
+            # Keep lakejobs.tables' per-process registration cache truthful for later writes.
+            _tables._REGISTERED.pop(found.name, None)
+        names.append(found.name)
+    return names
+
+
+def _same(a: str, b: str) -> bool:
+    return _strip_scheme(a).rstrip("/") == _strip_scheme(b).rstrip("/")

@@ -1,0 +1,92 @@
+"""The benchmarks run end to end at 10^4 rows: each prints its RESULT line and its cross-check
+passes. No timing is asserted: numbers at this size are start-up noise, and CI machines vary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS = 10_000
+# Generous: on a quiet 2-core machine both finish in about a minute, on a busy one much later.
+TIMEOUT_S = 900
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """Both benchmarks started at once (each is mostly JVM and metastore latency), each with
+    its own data folder; tests wait for the one they check."""
+    commands = {
+        "grading": ["bench/grading.py", "--skip-mariadb", "--cold"],
+        "groupby": ["bench/groupby.py", "--cold"],
+    }
+    started = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                script,
+                *extra,
+                "--rows",
+                str(ROWS),
+                "--data-dir",
+                str(tmp_path_factory.mktemp(name)),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, (script, *extra) in commands.items()
+    }
+    yield started
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def finished(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+    return process.returncode, stdout, stderr
+
+
+def test_grading_bench_cross_checks_all_engines_and_ends_with_its_result_line(runs):
+    code, stdout, stderr = finished(runs["grading"])
+    assert code == 0, f"exit {code}\n{stdout[-2000:]}\n{stderr[-4000:]}"
+    assert (
+        "cross-check passed: identical grade histograms from lakejobs, naive_spark, duckdb"
+        in stdout
+    )
+    last = stdout.strip().splitlines()[-1]
+    kind, *pairs = last.split()[1:]
+    fields = dict(pair.split("=", 1) for pair in pairs)
+    assert (last.split()[0], kind) == ("RESULT", "grading")
+    assert list(fields) == [
+        "rows",
+        "lakejobs_s",
+        "duckdb_s",
+        "naive_spark_s",
+        "mariadb_s",
+        "ratio_vs_duckdb",
+        "peak_rss_gb",
+    ]
+    assert fields["rows"] == str(ROWS)
+    assert fields["mariadb_s"] == "skipped"
+    assert float(fields["peak_rss_gb"]) > 0
+
+
+def test_groupby_bench_cross_checks_q1_to_q10_and_ends_with_its_result_line(runs):
+    code, stdout, stderr = finished(runs["groupby"])
+    assert code == 0, f"exit {code}\n{stdout[-2000:]}\n{stderr[-4000:]}"
+    assert "cross-check passed" in stdout
+    for question in ("q1 ", "q10 "):
+        assert any(line.startswith(question) for line in stdout.splitlines())
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith(f"RESULT groupby rows={ROWS} lakejobs_s=")
+    assert "ratio_vs_duckdb=" in last

@@ -1,0 +1,1 @@
+"""Issue 6 tests: see the conftest and test modules."""
