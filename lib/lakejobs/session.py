@@ -113,11 +113,13 @@ def build_session(settings: Settings, app_name: str = "lakejobs") -> SparkSessio
             f"no Delta jars in {settings.jars_dir}: run `make bootstrap` first "
             "(or set spark.jars.packages in your profile)"
         )
-    builder = SparkSession.builder.appName(app_name)
+    builder = SparkSession.builder
     if settings.master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if not submitted:
-        builder = builder.master(settings.master)
+        # Under spark-submit the JVM already has master and name (`--name lakejobs:<job>`, what
+        # YARN and the standalone master show); overriding them here would hide the job's name.
+        builder = builder.appName(app_name).master(settings.master)
     # Spark's progress bars help at a terminal and garble logs of scheduled runs.
     builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
     for key, value in spark_conf(settings, with_jars=not submitted).items():

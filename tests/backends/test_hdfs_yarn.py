@@ -61,5 +61,6 @@ def test_spark_submit_on_yarn_writes_the_same_table_as_the_local_run(
     )
     assert job_succeeded(result, "exams.ingest_scores"), result.stderr[-3000:]
     ran = [(a["name"], a["finalStatus"]) for a in mini_hadoop.applications()]
-    assert ran == [("lakejobs", "SUCCEEDED")]  # it really ran on YARN (the only application)
+    # It really ran on YARN (the only application), under the job's own name.
+    assert ran == [("lakejobs:ingest_scores", "SUCCEEDED")]
     assert_same_tables(spark, exams_reference, lake, INGEST_OUTPUTS)

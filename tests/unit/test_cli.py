@@ -34,7 +34,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (
             ["run", "exams", "--date", "2026-11-20", "--profile", "nope"],
-            "lakejobs: error: unknown profile 'nope' (known: emr, local, standalone, yarn; defined in ",
+            "lakejobs: error: unknown profile 'nope' (known: emr, local, s3, standalone, yarn; defined in ",
         ),
         (
             ["run", "exams", "--date", "2026-11-20", "--lake", "/nonexistent/lake"],
