@@ -264,6 +264,21 @@ def run_naive_spark(
     )
 
 
+def run_naive_spark_or_failure(
+    spark: SparkSession, dataset: Dataset, scheme: GradingScheme, out: Path
+) -> EngineResult:
+    """The naive baseline, its failure recorded as a result: its windows buffer a whole
+    (exam_id, subject) group, so at 1e8 rows it can run out of heap and take the session down."""
+    try:
+        return run_naive_spark(spark, dataset, scheme, out)
+    except Exception as exc:  # recorded in the table and the RESULT line, not a bench failure
+        text = str(exc)
+        first_line = text.strip().splitlines()[0][:120] if text.strip() else type(exc).__name__
+        reason = "OutOfMemoryError" if "OutOfMemoryError" in text else first_line
+        print(f"naive Spark failed: {reason}", file=sys.stderr, flush=True)
+        return EngineResult("naive_spark", "failed", note=reason)
+
+
 def scores_glob(dataset: Dataset) -> str:
     """The Parquet data files of exams.scores (partition folders exam_id=...)."""
     return str(dataset.scores_dir / "exam_id=*" / "*.parquet")
@@ -444,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if results[0].status != "ok":
         print(f"lakejobs' exams.grade failed: {results[0].note}", file=sys.stderr)
         return 1
-    results.append(run_naive_spark(spark, dataset, scheme, out))
+    results.append(run_naive_spark_or_failure(spark, dataset, scheme, out))
     spark.stop()
     results.append(run_duckdb(dataset, scheme, out))
     results.append(run_mariadb(dataset, scheme, args))

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
-from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, school_histogram
+from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, score_histogram
 from lakejobs.grading import school_report as school_report_of
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.pipeline import register
@@ -33,10 +33,10 @@ def run(ctx: RunContext) -> JobOutcome:
             f"exams.scores has no rows delivered on {ctx.run_date.isoformat()}: nothing to grade"
         )
     exams = scores.where(F.col("exam_id").isin(delivered))
-    histogram = school_histogram(exams).persist(StorageLevel.MEMORY_AND_DISK)
+    # The lookup (one row per exam, subject and distinct score) feeds all three outputs.
+    lookup = grade_lookup(score_histogram(exams), scheme).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        rows_in = int(histogram.agg(F.sum("count")).first()[0])
-        lookup = grade_lookup(histogram, scheme).persist(StorageLevel.MEMORY_AND_DISK)
+        rows_in = int(lookup.agg(F.sum("count")).first()[0])
         predicate = f"exam_id IN ({in_list(delivered)})"
         tables = ctx.tables
         graded = tables.replace_where(
@@ -47,12 +47,11 @@ def run(ctx: RunContext) -> JobOutcome:
         )
         report = tables.replace_where(
             table_contract("exams.school_report"),
-            school_report_of(histogram, lookup, scheme),
+            school_report_of(exams, lookup, scheme),
             predicate,
         )
-        lookup.unpersist()
     finally:
-        histogram.unpersist()
+        lookup.unpersist()
     counts = RowCounts(rows_in=rows_in, written=graded.metric("numOutputRows"))
     return JobOutcome(counts=counts, commits=(graded, cutoffs, report))
 

@@ -120,12 +120,13 @@ class GradingResult:
     school_report: DataFrame
 
 
-def school_histogram(scores: DataFrame) -> DataFrame:
-    """Rows per (exam_id, subject, school_id, score): the one aggregation over the score rows.
+def score_histogram(scores: DataFrame) -> DataFrame:
+    """Rows per (exam_id, subject, score): the one aggregation the grades are derived from.
 
-    Keeping school_id costs little and lets the school report reuse it instead of the rows.
+    Its size is bounded by the distinct scores of each group (a few thousand rows for a whole
+    exam season), so the partial aggregation stays in cache and the shuffle is negligible.
     """
-    return scores.groupBy(*_SCHOOL_KEYS, "score").agg(F.count(F.lit(1)).alias("count"))
+    return scores.groupBy(*GROUP_KEYS, "score").agg(F.count(F.lit(1)).alias("count"))
 
 
 def _with_moments(histogram: DataFrame, keys: Sequence[str]) -> DataFrame:
@@ -169,7 +170,7 @@ def _grade(scheme: GradingScheme) -> Column:
 def grade_lookup(histogram: DataFrame, scheme: GradingScheme) -> DataFrame:
     """One row per (exam_id, subject, distinct score) with everything a score row needs.
 
-    Accepts any histogram with exam_id, subject, score and count (such as the school histogram)
+    Accepts any histogram with exam_id, subject, score and count (finer ones, e.g. by school, too)
     and rolls it up first, so the windows run over distinct scores, never over the rows.
     """
     by_score = histogram.groupBy(*GROUP_KEYS, "score").agg(F.sum("count").alias("count"))
@@ -241,27 +242,30 @@ def grade_cutoffs(lookup: DataFrame, scheme: GradingScheme) -> DataFrame:
     )
 
 
-def school_report(histogram: DataFrame, lookup: DataFrame, scheme: GradingScheme) -> DataFrame:
+def school_report(scores: DataFrame, lookup: DataFrame, scheme: GradingScheme) -> DataFrame:
     """Per (exam_id, subject, school_id): size, mean, stddev, mean standard score, grade counts.
 
-    Built from the school histogram joined with the lookup, so the score rows are not read again.
+    One hash aggregate over the score rows joined with the broadcast lookup: no sort and no
+    window over rows, and only ~ groups x schools rows leave each task. `stddev_pop` is Spark's
+    streaming central-moment aggregate (exactly 0 for equal scores); the mean is clamped into
+    [min, max] so that equal scores such as 0.1, 0.1, 0.1 have exactly that mean.
     There are always MAX_GRADES grade columns, so every scheme fits the one table contract.
     """
-    graded = histogram.join(
+    graded = scores.select(*_SCHOOL_KEYS, "score").join(
         F.broadcast(lookup.select(*GROUP_KEYS, "score", "grade", "standard_score")),
         [*GROUP_KEYS, "score"],
     )
+    score = F.col("score")
     grade_columns = [f"grade_{k}" for k in range(1, MAX_GRADES + 1)]
     return (
-        _with_moments(graded, _SCHOOL_KEYS)
-        .groupBy(*_SCHOOL_KEYS)
+        graded.groupBy(*_SCHOOL_KEYS)
         .agg(
-            F.any_value("n").alias("n"),
-            F.any_value("mean").alias("mean"),
-            F.any_value("stddev").alias("stddev"),
-            F.sum(F.col("count") * F.col("standard_score")).alias("standard_score_total"),
+            F.count(F.lit(1)).alias("n"),
+            F.least(F.greatest(F.avg(score), F.min(score)), F.max(score)).alias("mean"),
+            F.stddev_pop(score).alias("stddev"),
+            F.sum("standard_score").alias("standard_score_total"),
             *[
-                F.sum(F.when(F.col("grade") == k, F.col("count")).otherwise(F.lit(0))).alias(name)
+                F.count(F.when(F.col("grade") == k, F.lit(1))).alias(name)
                 for k, name in enumerate(grade_columns, start=1)
             ],
         )
@@ -282,12 +286,11 @@ def grade(scores: DataFrame, scheme: GradingScheme) -> GradingResult:
     """Grade `scores` (columns of exams.scores; others are ignored) with `scheme`.
 
     Scores must be non-null (ingestion quarantines the rest). Nothing is cached here: a caller
-    writing all three outputs should persist the histogram and lookup, as the exams.grade job does.
+    writing all three outputs should persist the lookup, as the exams.grade job does.
     """
-    histogram = school_histogram(scores)
-    lookup = grade_lookup(histogram, scheme)
+    lookup = grade_lookup(score_histogram(scores), scheme)
     return GradingResult(
         grades=grade_rows(scores, lookup, scheme),
         cutoffs=grade_cutoffs(lookup, scheme),
-        school_report=school_report(histogram, lookup, scheme),
+        school_report=school_report(scores, lookup, scheme),
     )
