@@ -460,7 +460,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lakejobs' exams.grade failed: {results[0].note}", file=sys.stderr)
         return 1
     results.append(run_naive_spark_or_failure(spark, dataset, scheme, out))
-    spark.stop()
+    if results[-1].status == "ok":
+        spark.stop()
+    # else: an OutOfMemoryError in local mode ends the JVM itself; there is nothing to stop.
     results.append(run_duckdb(dataset, scheme, out))
     results.append(run_mariadb(dataset, scheme, args))
     print_report(dataset, results, load_at_start)
