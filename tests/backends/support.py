@@ -94,6 +94,20 @@ def forget_lake(spark: SparkSession, lake: str) -> None:
             spark.sql(f"DROP DATABASE IF EXISTS {database.name} CASCADE")
 
 
+def assert_exams_pipeline_matches_local(
+    spark: SparkSession, local_raw: Path, lake: str, reference: str
+) -> None:
+    """Upload the raw delivery to `lake`, run the exams pipeline there in the shared session and
+    compare every table with the local reference run; the lake is forgotten afterwards."""
+    upload_raw(spark, local_raw, lake)
+    try:
+        result = run_exams(spark, lake)
+        assert result.failed == () and result.skipped == (), result
+        assert_same_tables(spark, reference, lake)
+    finally:
+        forget_lake(spark, lake)
+
+
 def spark_submit(
     args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess:

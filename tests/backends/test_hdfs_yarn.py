@@ -11,12 +11,11 @@ from tests.backends.clusters import MiniHadoop
 from tests.backends.support import (
     INGEST_OUTPUTS,
     RUN_DATE,
+    assert_exams_pipeline_matches_local,
     assert_same_tables,
-    forget_lake,
     job_file,
     job_succeeded,
     python_conf,
-    run_exams,
     spark_submit,
     upload_raw,
     yarn_conf,
@@ -28,13 +27,7 @@ def test_exams_pipeline_on_hdfs_matches_the_local_run(
     spark, mini_hadoop: MiniHadoop, exams_raw: Path, exams_reference: str
 ):
     lake = f"{mini_hadoop.namenode}/lake"
-    upload_raw(spark, exams_raw, lake)
-    try:
-        result = run_exams(spark, lake)
-        assert result.failed == () and result.skipped == (), result
-        assert_same_tables(spark, exams_reference, lake)
-    finally:
-        forget_lake(spark, lake)
+    assert_exams_pipeline_matches_local(spark, exams_raw, lake, exams_reference)
 
 
 @pytest.mark.hdfs

@@ -11,10 +11,7 @@ import pytest
 from tests.backends.clusters import S3Server
 from tests.backends.support import (
     S3_BUCKET,
-    assert_same_tables,
-    forget_lake,
-    run_exams,
-    upload_raw,
+    assert_exams_pipeline_matches_local,
 )
 
 pytestmark = pytest.mark.s3
@@ -24,13 +21,7 @@ def test_exams_pipeline_on_s3a_matches_the_local_run(
     spark, s3_server: S3Server, exams_raw: Path, exams_reference: str
 ):
     lake = f"s3a://{S3_BUCKET}/lake"
-    upload_raw(spark, exams_raw, lake)
-    try:
-        result = run_exams(spark, lake)
-        assert result.failed == () and result.skipped == (), result
-        assert_same_tables(spark, exams_reference, lake)
-    finally:
-        forget_lake(spark, lake)
+    assert_exams_pipeline_matches_local(spark, exams_raw, lake, exams_reference)
     # The objects really are in the server's store (its filesystem backend), Delta log included.
     stored = s3_server.workdir / "buckets" / S3_BUCKET / "lake" / "curated" / "exams" / "grades"
     assert any((stored / "_delta_log").glob("*.json"))
