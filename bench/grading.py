@@ -42,16 +42,20 @@ import mariadb_grading
 from benchkit import (
     DEFAULT_DATA_DIR,
     PeakRss,
+    Spill,
     Stopwatch,
+    add_record_option,
     bench_settings,
     cpu_seconds,
     format_table,
     jvm_pid,
     machine_note,
     positive_rows,
+    print_result,
     process_tree,
     rows_label,
     start_spark,
+    task_spill,
 )
 from datagen import INGEST_DATE, WARMUP_ROWS, Dataset, ensure_small, exams_dataset, generate
 from gradesql import SCORE_COLUMNS, check_sql, cutoffs_sql, graded_sql, school_report_sql
@@ -96,6 +100,7 @@ class EngineResult:
     seconds: float | None = None
     steps: dict[str, float] = field(default_factory=dict)
     peak_rss_gb: float | None = None
+    spill: Spill | None = None
     histogram: Histogram | None = None
     note: str = ""
 
@@ -173,10 +178,15 @@ def reset_outputs(spark: SparkSession, dataset: Dataset) -> None:
 
 
 def run_lakejobs(
-    spark: SparkSession, settings: Settings, dataset: Dataset, scheme: GradingScheme
+    spark: SparkSession,
+    settings: Settings,
+    dataset: Dataset,
+    scheme: GradingScheme,
+    event_log: Path,
 ) -> EngineResult:
     roots = [jvm_pid(spark), os.getpid()]
     cpu_before = cpu_seconds(roots)
+    since = time.time()
     with PeakRss(lambda: roots) as rss:
         started = time.perf_counter()
         record = run_job(
@@ -190,6 +200,7 @@ def run_lakejobs(
         )
         seconds = time.perf_counter() - started
     cpu = cpu_seconds(roots) - cpu_before
+    spill = task_spill(spark, event_log, since, time.time())
     if record is None:  # the run log is reset before every run, so this is a bench bug
         return EngineResult("lakejobs", "failed", note="skipped by run_job as already done")
     if record.status != "succeeded":
@@ -200,8 +211,9 @@ def run_lakejobs(
         "ok",
         seconds,
         peak_rss_gb=rss.gb,
+        spill=spill,
         histogram=spark_histogram(grades),
-        note=f"cpu {cpu:.1f}s",
+        note=f"cpu {cpu:.1f}s, {seconds / dataset.rows * 1e6:.2f} us/row",
     )
 
 
@@ -242,35 +254,38 @@ def naive_grades(scores: DataFrame, scheme: GradingScheme) -> DataFrame:
 
 
 def run_naive_spark(
-    spark: SparkSession, dataset: Dataset, scheme: GradingScheme, out: Path
+    spark: SparkSession, dataset: Dataset, scheme: GradingScheme, out: Path, event_log: Path
 ) -> EngineResult:
     target = str(out / "naive_spark" / "grades")
     roots = [jvm_pid(spark), os.getpid()]
     cpu_before = cpu_seconds(roots)
+    since = time.time()
     with PeakRss(lambda: roots) as rss:
         started = time.perf_counter()
         scores = spark.read.format("delta").load(str(dataset.scores_dir))
         naive_grades(scores, scheme).write.mode("overwrite").parquet(target)
         seconds = time.perf_counter() - started
     cpu = cpu_seconds(process_tree(roots)) - cpu_before
+    spill = task_spill(spark, event_log, since, time.time())
     histogram = spark_histogram(spark.read.parquet(target))
     return EngineResult(
         "naive_spark",
         "ok",
         seconds,
         peak_rss_gb=rss.gb,
+        spill=spill,
         histogram=histogram,
         note=f"cpu {cpu:.1f}s",
     )
 
 
 def run_naive_spark_or_failure(
-    spark: SparkSession, dataset: Dataset, scheme: GradingScheme, out: Path
+    spark: SparkSession, dataset: Dataset, scheme: GradingScheme, out: Path, event_log: Path
 ) -> EngineResult:
     """The naive baseline, its failure recorded as a result: its windows buffer a whole
     (exam_id, subject) group, so at 1e8 rows it can run out of heap and take the session down."""
     try:
-        return run_naive_spark(spark, dataset, scheme, out)
+        return run_naive_spark(spark, dataset, scheme, out, event_log)
     except Exception as exc:  # recorded in the table and the RESULT line, not a bench failure
         text = str(exc)
         first_line = text.strip().splitlines()[0][:120] if text.strip() else type(exc).__name__
@@ -361,7 +376,11 @@ def run_mariadb(dataset: Dataset, scheme: GradingScheme, args: argparse.Namespac
 
 
 def warm_up(
-    spark: SparkSession, settings: Settings, dataset: Dataset, scheme: GradingScheme
+    spark: SparkSession,
+    settings: Settings,
+    dataset: Dataset,
+    scheme: GradingScheme,
+    event_log: Path,
 ) -> None:
     """Run both Spark engines once on WARMUP_ROWS rows of their own lake, untimed, so that the
     timed runs measure the work and not class loading and JIT compilation of a fresh JVM (the
@@ -370,8 +389,10 @@ def warm_up(
     ensure_small(spark, small)
     print(f"warming up on {small.rows:,} rows (untimed)", flush=True)
     reset_outputs(spark, small)
-    run_lakejobs(spark, dataclasses.replace(settings, lake=str(small.lake)), small, scheme)
-    run_naive_spark(spark, small, scheme, small.directory / "out")
+    run_lakejobs(
+        spark, dataclasses.replace(settings, lake=str(small.lake)), small, scheme, event_log
+    )
+    run_naive_spark(spark, small, scheme, small.directory / "out", event_log)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -394,6 +415,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-mariadb", action="store_true", help="do not run MariaDB")
     parser.add_argument(
+        "--skip-naive",
+        action="store_true",
+        help="do not run the naive Spark baseline (it runs out of heap from 1e8 rows on)",
+    )
+    parser.add_argument(
+        "--skip-duckdb",
+        action="store_true",
+        help="do not run DuckDB (its window SQL needs ~18 GB of RAM at 1e8 rows); no ratio then",
+    )
+    parser.add_argument(
         "--mariadb-timeout",
         type=float,
         default=600.0,
@@ -412,6 +443,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="print the physical plan of lakejobs' grades write (lakejobs.grading.grade) first",
     )
+    add_record_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     return args
@@ -424,11 +456,13 @@ def print_report(dataset: Dataset, results: list[EngineResult], load_at_start: f
         ratio = f"{r.seconds / duckdb_s:.2f}" if r.status == "ok" and r.seconds and duckdb_s else ""
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in r.steps.items())
         rss = f"{r.peak_rss_gb:.2f}" if r.peak_rss_gb is not None else ""
-        rows.append([r.engine, r.value, ratio, rss, "; ".join(x for x in (steps, r.note) if x)])
+        spill = str(r.spill) if r.spill is not None else ""
+        detail = "; ".join(x for x in (steps, r.note) if x)
+        rows.append([r.engine, r.value, ratio, rss, spill, detail])
     print(
         f"\ngrading, {dataset.rows:,} rows ({rows_label(dataset.rows)}); {machine_note(load_at_start)}"
     )
-    print(format_table(["engine", "seconds", "x duckdb", "peak_rss_gb", "detail"], rows))
+    print(format_table(["engine", "seconds", "x duckdb", "peak_rss_gb", "spill", "detail"], rows))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -439,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cached = dataset.ready()
     if not cached:
         dataset.reset()
-    settings = bench_settings(dataset.lake)
+    event_log = args.data_dir / "eventlog"
+    settings = bench_settings(dataset.lake, event_log)
     spark = start_spark(settings, "bench-grading")
     if not cached:
         generate(spark, dataset)
@@ -447,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = spark.read.format("delta").load(str(dataset.scores_dir))
         grade(scores, scheme).grades.explain(mode="formatted")
     if not args.cold:
-        warm_up(spark, settings, dataset, scheme)
+        warm_up(spark, settings, dataset, scheme, event_log)
     reset_outputs(spark, dataset)
     # The lake as before a nightly run: its input registered, its run log present.
     tables = CuratedTables(spark, LakeLayout(settings.lake))
@@ -455,15 +490,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables.ensure(table_contract(name))
 
     out = dataset.directory / "out"
-    results = [run_lakejobs(spark, settings, dataset, scheme)]
+    results = [run_lakejobs(spark, settings, dataset, scheme, event_log)]
     if results[0].status != "ok":
         print(f"lakejobs' exams.grade failed: {results[0].note}", file=sys.stderr)
         return 1
-    results.append(run_naive_spark_or_failure(spark, dataset, scheme, out))
-    if results[-1].status == "ok":
+    if args.skip_naive:
+        results.append(EngineResult("naive_spark", "skipped", note="--skip-naive"))
+    else:
+        results.append(run_naive_spark_or_failure(spark, dataset, scheme, out, event_log))
+    if results[-1].status != "failed":
         spark.stop()
     # else: an OutOfMemoryError in local mode ends the JVM itself; there is nothing to stop.
-    results.append(run_duckdb(dataset, scheme, out))
+    if args.skip_duckdb:
+        results.append(EngineResult("duckdb", "skipped", note="--skip-duckdb"))
+    else:
+        results.append(run_duckdb(dataset, scheme, out))
     results.append(run_mariadb(dataset, scheme, args))
     print_report(dataset, results, load_at_start)
 
@@ -483,12 +524,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ", ".join(r.engine for r in finished)
     print(f"\ncross-check passed: identical grade histograms from {names}")
     by_engine = {r.engine: r for r in results}
-    lakejobs_s, duckdb_s = reference.seconds or 0.0, by_engine["duckdb"].seconds or 0.0
-    print(
+    lakejobs_s, duckdb = reference.seconds or 0.0, by_engine["duckdb"]
+    ratio = (
+        f"{lakejobs_s / duckdb.seconds:.2f}" if duckdb.status == "ok" and duckdb.seconds else "n/a"
+    )
+    print_result(
         f"RESULT grading rows={dataset.rows} lakejobs_s={lakejobs_s:.2f} "
-        f"duckdb_s={duckdb_s:.2f} naive_spark_s={by_engine['naive_spark'].value} "
-        f"mariadb_s={by_engine['mariadb'].value} ratio_vs_duckdb={lakejobs_s / duckdb_s:.2f} "
-        f"peak_rss_gb={reference.peak_rss_gb:.2f}"
+        f"duckdb_s={duckdb.value} naive_spark_s={by_engine['naive_spark'].value} "
+        f"mariadb_s={by_engine['mariadb'].value} ratio_vs_duckdb={ratio} "
+        f"peak_rss_gb={reference.peak_rss_gb:.2f}",
+        args.record,
     )
     return 0
 

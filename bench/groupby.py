@@ -28,10 +28,12 @@ from pathlib import Path
 import duckdb
 from benchkit import (
     DEFAULT_DATA_DIR,
+    add_record_option,
     bench_settings,
     format_table,
     machine_note,
     positive_rows,
+    print_result,
     rows_label,
     start_spark,
 )
@@ -182,6 +184,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="skip the untimed warm-up pass over a 1e4-row table (times a fresh JVM)",
     )
+    add_record_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     return args
@@ -253,9 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     print("\ncross-check passed: same row counts and column sums from lakejobs and duckdb")
-    print(
+    print_result(
         f"RESULT groupby rows={dataset.rows} lakejobs_s={lakejobs_s:.2f} "
-        f"duckdb_s={duckdb_s:.2f} ratio_vs_duckdb={lakejobs_s / duckdb_s:.2f}"
+        f"duckdb_s={duckdb_s:.2f} ratio_vs_duckdb={lakejobs_s / duckdb_s:.2f}",
+        args.record,
     )
     return 0
 

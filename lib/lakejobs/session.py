@@ -25,6 +25,11 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
     "spark.sql.parquet.compression.codec": "zstd",
+    # Partitioned writes keep up to this many files open per task instead of sorting every row
+    # by the partition columns first (bench/README.md: -35 % write time for exams.grades).
+    "spark.sql.maxConcurrentOutputFileWriters": "8",
+    # A CRC32 per Parquet page costs ~5 % of the write; HDFS and S3 checksum the files anyway.
+    "spark.hadoop.parquet.page.write-checksum.enabled": "false",
     "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
     # Schema changes must be asked for by a table contract, never picked up silently.
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
