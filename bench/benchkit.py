@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -33,8 +31,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def bench_settings(lake: Path, event_log: Path | None = None) -> Settings:
     """The `local` profile on a bench lake, with master local[2] (the 2-core target machine).
 
-    With `event_log`, Spark writes its event log there: where the profile of a run comes from,
-    and the spill figures (`task_spill`)."""
+    With `event_log`, Spark writes its event log there: where the profile of a run comes from
+    (bench/eventlog.py), and the spill figures."""
     settings = load_settings(profile="local", lake=str(lake), master=MASTER)
     conf = {**settings.spark_conf, "spark.ui.showConsoleProgress": "false"}
     if event_log is not None:
@@ -76,38 +74,6 @@ def machine_note(load_at_start: float) -> str:
         f"{os.cpu_count()} cores, load average {load_at_start:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
-
-
-@dataclass(frozen=True)
-class Spill:
-    """Bytes spilled by Spark tasks: as held in memory before the spill, and as written to disk."""
-
-    memory_bytes: int = 0
-    disk_bytes: int = 0
-
-    def __str__(self) -> str:
-        if not self.disk_bytes:
-            return "none"
-        return (
-            f"{self.disk_bytes / 1e9:.2f} GB on disk ({self.memory_bytes / 1e9:.2f} GB in memory)"
-        )
-
-
-def task_spill(spark: SparkSession, event_log: Path, since: float, until: float) -> Spill:
-    """Spill of the tasks that finished between `since` and `until` (epoch seconds), read from
-    the session's event log (Spark flushes it at every stage end, so a finished run is in)."""
-    logs = sorted(event_log.glob(f"{spark.sparkContext.applicationId}*"))
-    memory = disk = 0
-    for line in logs[0].open(encoding="utf-8") if logs else ():
-        if '"SparkListenerTaskEnd"' not in line:
-            continue
-        event = json.loads(line)
-        finished = event["Task Info"]["Finish Time"] / 1000
-        metrics = event.get("Task Metrics") or {}
-        if since <= finished <= until:
-            memory += metrics.get("Memory Bytes Spilled", 0)
-            disk += metrics.get("Disk Bytes Spilled", 0)
-    return Spill(memory, disk)
 
 
 class Stopwatch:

@@ -30,6 +30,7 @@ import dataclasses
 import math
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -42,7 +43,6 @@ import mariadb_grading
 from benchkit import (
     DEFAULT_DATA_DIR,
     PeakRss,
-    Spill,
     Stopwatch,
     add_record_option,
     bench_settings,
@@ -55,9 +55,9 @@ from benchkit import (
     process_tree,
     rows_label,
     start_spark,
-    task_spill,
 )
 from datagen import INGEST_DATE, WARMUP_ROWS, Dataset, ensure_small, exams_dataset, generate
+from eventlog import Spill, task_spill
 from gradesql import SCORE_COLUMNS, check_sql, cutoffs_sql, graded_sql, school_report_sql
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -74,6 +74,8 @@ from lakejobs.tables import CuratedTables
 
 # The run log every job run appends to (DESIGN §2); reset with the outputs.
 RUN_LOG = "lakejobs.job_runs"
+# What a Spark JVM exits with after an OutOfMemoryError (org.apache.spark.util.SparkExitCode.OOM).
+SPARK_OOM_EXIT_CODE = 52
 
 Key = tuple[str, str, int]
 
@@ -289,9 +291,21 @@ def run_naive_spark_or_failure(
     except Exception as exc:  # recorded in the table and the RESULT line, not a bench failure
         text = str(exc)
         first_line = text.strip().splitlines()[0][:120] if text.strip() else type(exc).__name__
-        reason = "OutOfMemoryError" if "OutOfMemoryError" in text else first_line
+        out_of_memory = "OutOfMemoryError" in text or jvm_exit_code(spark) == SPARK_OOM_EXIT_CODE
+        reason = "OutOfMemoryError (Java heap space)" if out_of_memory else first_line
         print(f"naive Spark failed: {reason}", file=sys.stderr, flush=True)
         return EngineResult("naive_spark", "failed", note=reason)
+
+
+def jvm_exit_code(spark: SparkSession, wait_s: float = 15.0) -> int | None:
+    """The exit code of the session's JVM if it ends within `wait_s`, else None (still alive).
+
+    An OutOfMemoryError in a local-mode task kills the whole JVM, and the Python side only sees
+    "SparkContext was shut down"; Spark's exit code says why."""
+    try:
+        return spark.sparkContext._gateway.proc.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def scores_glob(dataset: Dataset) -> str:

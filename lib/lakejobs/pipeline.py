@@ -139,6 +139,9 @@ def run_job(
     finally:
         record.finished_at = datetime.now(UTC)
         runlog.append(spark, settings, record)
+        # Spark work done after this run (the next job, a notebook cell) is not this run's.
+        for key in ("spark.jobGroup.id", "spark.job.description"):
+            spark.sparkContext.setLocalProperty(key, None)
     elapsed = time.perf_counter() - started
     if record.status == "succeeded":
         echo(f"✔ {job.name} in {elapsed:.1f}s: {describe_outcome(record.outcome)}")

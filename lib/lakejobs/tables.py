@@ -6,7 +6,8 @@ can account for rows with what Delta actually wrote instead of counting twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
@@ -52,6 +53,19 @@ def conform(df: DataFrame, contract: TableContract) -> DataFrame:
     return df.select(
         *[F.col(f.name).cast(f.dataType).alias(f.name) for f in contract.schema.fields]
     )
+
+
+@contextmanager
+def described(spark: SparkSession, step: str) -> Iterator[None]:
+    """Name the Spark jobs started inside as `<current description>: <step>`, so that the Spark UI
+    and the event log say which table a job was writing (profiles are read from there)."""
+    context = spark.sparkContext
+    outer = context.getLocalProperty("spark.job.description")
+    context.setJobDescription(f"{outer}: {step}" if outer else step)
+    try:
+        yield
+    finally:
+        context.setLocalProperty("spark.job.description", outer)
 
 
 def _same_location(a: str, b: str) -> bool:
@@ -172,18 +186,20 @@ class CuratedTables:
         rows outside the slice being replaced.
         """
         self.ensure(contract)
-        (
-            conform(df, contract)
-            .write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", predicate)
-            .save(self.location(contract))
-        )
+        with described(self.spark, f"write {contract.name}"):
+            (
+                conform(df, contract)
+                .write.format("delta")
+                .mode("overwrite")
+                .option("replaceWhere", predicate)
+                .save(self.location(contract))
+            )
         return self.last_commit(contract)
 
     def append(self, contract: TableContract, df: DataFrame) -> Commit:
         self.ensure(contract)
-        conform(df, contract).write.format("delta").mode("append").save(self.location(contract))
+        with described(self.spark, f"write {contract.name}"):
+            conform(df, contract).write.format("delta").mode("append").save(self.location(contract))
         return self.last_commit(contract)
 
     def merge(
@@ -200,14 +216,15 @@ class CuratedTables:
             raise SchemaDriftError(f"{contract.name} has no primary key to merge on")
         self.ensure(contract)
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in contract.primary_key)
-        (
-            DeltaTable.forPath(self.spark, self.location(contract))
-            .alias("t")
-            .merge(conform(df, contract).alias("s"), on)
-            .whenMatchedUpdateAll(condition=update_condition)
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
+        with described(self.spark, f"merge into {contract.name}"):
+            (
+                DeltaTable.forPath(self.spark, self.location(contract))
+                .alias("t")
+                .merge(conform(df, contract).alias("s"), on)
+                .whenMatchedUpdateAll(condition=update_condition)
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
         return self.last_commit(contract)
 
     def optimize(self, contract: TableContract, zorder_by: tuple[str, ...] = ()) -> Commit:

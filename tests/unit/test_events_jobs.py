@@ -36,6 +36,9 @@ def test_ingestion_refuses_to_run_without_the_pseudonym_key(spark, tmp_path: Pat
         "user ids (it is read from the environment only, never stored)"
     )
     assert not (tmp_path / "lake" / "curated" / "events").exists()
+    # Spark work after the run (the next job, a notebook cell) is not labelled as this run's.
+    for key in ("spark.jobGroup.id", "spark.job.description"):
+        assert spark.sparkContext.getLocalProperty(key) is None
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "7d", "367"])

@@ -12,7 +12,7 @@ from pyspark.sql.types import StructType
 from lakejobs.contracts import TableContract, parse_type
 from lakejobs.errors import UsageError
 from lakejobs.lake import LakeLayout
-from lakejobs.tables import CuratedTables, SchemaDriftError, conform
+from lakejobs.tables import CuratedTables, SchemaDriftError, conform, described
 
 CONTRACT = TableContract(
     name="unit.events",
@@ -120,3 +120,21 @@ def test_stats_columns_limit_delta_statistics_on_new_and_existing_tables(spark, 
 def test_stats_columns_must_be_contract_columns():
     with pytest.raises(UsageError, match=r"unknown key/partition/stats column\(s\) \['nope'\]"):
         dataclasses.replace(CONTRACT, name="unit.other", stats_columns=("nope",))
+
+
+def test_writes_name_their_spark_jobs_after_the_table_and_restore_the_description(spark):
+    context = spark.sparkContext
+    description = "spark.job.description"
+    context.setJobDescription("lakejobs unit.job 2026-11-01")
+    try:
+        with described(spark, "write unit.events"):
+            assert context.getLocalProperty(description) == (
+                "lakejobs unit.job 2026-11-01: write unit.events"
+            )
+        assert context.getLocalProperty(description) == "lakejobs unit.job 2026-11-01"
+    finally:
+        context.setLocalProperty(description, None)
+    with pytest.raises(RuntimeError), described(spark, "write unit.events"):
+        assert context.getLocalProperty(description) == "write unit.events"
+        raise RuntimeError("a failed write")
+    assert context.getLocalProperty(description) is None
