@@ -409,6 +409,14 @@ def warm_up(
     run_naive_spark(spark, small, scheme, small.directory / "out", event_log)
 
 
+def spark_setting(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` of --conf; the key must be a Spark setting (spark.*)."""
+    key, equals, value = text.partition("=")
+    if not (equals and key.startswith("spark.") and value):
+        raise argparse.ArgumentTypeError(f"expected spark.KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
@@ -432,6 +440,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--skip-naive",
         action="store_true",
         help="do not run the naive Spark baseline (it runs out of heap from 1e8 rows on)",
+    )
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=spark_setting,
+        help=(
+            "override a Spark setting of the library's session for this run (repeatable): an A/B "
+            "of a session default, or spark.driver.memory=16g so that the naive baseline's "
+            "windows fit at 1e8 rows (both Spark engines get it)"
+        ),
     )
     parser.add_argument(
         "--skip-duckdb",
@@ -489,6 +509,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset.reset()
     event_log = args.data_dir / "eventlog"
     settings = bench_settings(dataset.lake, event_log)
+    if args.conf:
+        settings = dataclasses.replace(
+            settings, spark_conf={**settings.spark_conf, **dict(args.conf)}
+        )
     spark = start_spark(settings, "bench-grading")
     if not cached:
         generate(spark, dataset)
