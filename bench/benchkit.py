@@ -28,11 +28,13 @@ MASTER = "local[2]"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def bench_settings(lake: Path, event_log: Path | None = None) -> Settings:
+def bench_settings(
+    lake: Path, event_log: Path | None = None, overrides: Iterable[tuple[str, str]] = ()
+) -> Settings:
     """The `local` profile on a bench lake, with master local[2] (the 2-core target machine).
 
     With `event_log`, Spark writes its event log there: where the profile of a run comes from
-    (bench/eventlog.py), and the spill figures."""
+    (bench/eventlog.py), and the spill figures. `overrides` (a bench's --conf) come last."""
     settings = load_settings(profile="local", lake=str(lake), master=MASTER)
     conf = {**settings.spark_conf, "spark.ui.showConsoleProgress": "false"}
     if event_log is not None:
@@ -42,6 +44,7 @@ def bench_settings(lake: Path, event_log: Path | None = None) -> Settings:
             "spark.eventLog.dir": event_log.as_uri(),
             "spark.eventLog.compress": "false",
         }
+    conf |= dict(overrides)
     return dataclasses.replace(settings, spark_conf=conf)
 
 

@@ -79,6 +79,20 @@ def job_costs(
     return {group: cost for group, cost in costs.items() if cost.tasks}
 
 
+def total(costs: Iterable[JobCost]) -> JobCost:
+    """All the given costs summed into one."""
+    summed = JobCost()
+    for cost in costs:
+        summed.jobs |= cost.jobs
+        summed.tasks += cost.tasks
+        summed.run_s += cost.run_s
+        summed.cpu_s += cost.cpu_s
+        summed.gc_s += cost.gc_s
+        summed.memory_spilled += cost.memory_spilled
+        summed.disk_spilled += cost.disk_spilled
+    return summed
+
+
 @dataclass(frozen=True)
 class Spill:
     """Bytes spilled by Spark tasks: as held in memory before the spill, and as written to disk."""
@@ -102,10 +116,8 @@ def task_spill(spark: SparkSession, event_log_dir: Path, since: float, until: fl
     """Spill of the session's tasks that finished between `since` and `until` (epoch seconds).
     Spark flushes its event log at every stage end, so a finished run is all in it."""
     log = app_log(event_log_dir, spark.sparkContext.applicationId)
-    costs = job_costs(events(log), since, until) if log else {}
-    return Spill(
-        sum(c.memory_spilled for c in costs.values()), sum(c.disk_spilled for c in costs.values())
-    )
+    summed = total(job_costs(events(log), since, until).values() if log else ())
+    return Spill(summed.memory_spilled, summed.disk_spilled)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,16 +132,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     costs = job_costs(events(args.log), args.since, args.until)
     ranked = sorted(costs.items(), key=lambda item: -item[1].run_s)
-    total = JobCost()
-    for _, cost in ranked:
-        for name in ("tasks", "run_s", "cpu_s", "gc_s", "memory_spilled", "disk_spilled"):
-            setattr(total, name, getattr(total, name) + getattr(cost, name))
+    everything = total(costs.values())
     rows = [
         [group[:90], len(c.jobs), c.tasks, c.run_s, c.cpu_s, c.gc_s, c.disk_spilled / 1e9]
         for group, c in ranked[: args.top]
     ]
     rows.append(
-        ["all", "", total.tasks, total.run_s, total.cpu_s, total.gc_s, total.disk_spilled / 1e9]
+        [
+            "all",
+            len(everything.jobs),
+            everything.tasks,
+            everything.run_s,
+            everything.cpu_s,
+            everything.gc_s,
+            everything.disk_spilled / 1e9,
+        ]
     )
     header = [
         "jobs (description | call site)",

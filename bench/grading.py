@@ -508,11 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not cached:
         dataset.reset()
     event_log = args.data_dir / "eventlog"
-    settings = bench_settings(dataset.lake, event_log)
-    if args.conf:
-        settings = dataclasses.replace(
-            settings, spark_conf={**settings.spark_conf, **dict(args.conf)}
-        )
+    settings = bench_settings(dataset.lake, event_log, args.conf)
     spark = start_spark(settings, "bench-grading")
     if not cached:
         generate(spark, dataset)
