@@ -19,8 +19,10 @@ from matplotlib.figure import Figure
 
 BENCH_DIR = Path(__file__).resolve().parent
 ENGINES = {
-    "grading": ("lakejobs", "duckdb", "naive_spark", "mariadb"),
+    "grading": ("lakejobs", "duckdb", "duckdb_hist", "naive_spark", "mariadb"),
     "groupby": ("lakejobs", "duckdb"),
+    "ingest": ("lakejobs", "duckdb", "spark_floor"),
+    "pipeline": ("lakejobs", "duckdb"),
 }
 UNFINISHED = ("failed", "timeout")
 

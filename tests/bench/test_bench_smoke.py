@@ -67,8 +67,8 @@ def test_grading_bench_cross_checks_all_engines_and_ends_with_its_result_line(ru
     code, stdout, stderr = finished(runs["grading"])
     assert code == 0, f"exit {code}\n{stdout[-2000:]}\n{stderr[-4000:]}"
     assert (
-        "cross-check passed: identical grade histograms from lakejobs, naive_spark, duckdb"
-        in stdout
+        "cross-check passed: identical grade histograms from lakejobs, naive_spark, duckdb, "
+        "duckdb_hist" in stdout
     )
     last = stdout.strip().splitlines()[-1]
     kind, *pairs = last.split()[1:]
@@ -78,9 +78,11 @@ def test_grading_bench_cross_checks_all_engines_and_ends_with_its_result_line(ru
         "rows",
         "lakejobs_s",
         "duckdb_s",
+        "duckdb_hist_s",
         "naive_spark_s",
         "mariadb_s",
         "ratio_vs_duckdb",
+        "ratio_vs_best_duckdb",
         "peak_rss_gb",
     ]
     assert fields["rows"] == str(ROWS)
@@ -107,5 +109,11 @@ def test_grading_bench_alone_reports_the_skipped_baselines_and_no_ratio(runs):
     assert "spill" in stdout  # the table's spill column, read from Spark's event log
     last = stdout.strip().splitlines()[-1]
     assert f"RESULT grading rows={ROWS} lakejobs_s=" in last
-    for field in ("duckdb_s=skipped", "naive_spark_s=skipped", "ratio_vs_duckdb=n/a"):
+    for field in (
+        "duckdb_s=skipped",
+        "duckdb_hist_s=skipped",
+        "naive_spark_s=skipped",
+        "ratio_vs_duckdb=n/a",
+        "ratio_vs_best_duckdb=n/a",
+    ):
         assert field in last.split(), last
