@@ -51,7 +51,8 @@ DATE_TEMPLATE = (
 # on the worker), never pasted into the script, so no param can inject shell code.
 TASK_SCRIPT = """\
 set -euo pipefail
-home="${LAKEJOBS_DAG_HOME:-${LAKEJOBS_HOME:-/opt/lakejobs}}"
+export LAKEJOBS_HOME="${LAKEJOBS_DAG_HOME:-${LAKEJOBS_HOME:-/opt/lakejobs}}"
+home="$LAKEJOBS_HOME"
 if [[ -z "$LAKEJOBS_DAG_DATE" ]]; then
   echo "lakejobs_nightly: no date: trigger with a logical date or set the 'date' param" >&2
   exit 2
