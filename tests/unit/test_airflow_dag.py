@@ -101,3 +101,19 @@ def test_an_unknown_profile_fails_in_one_line():
     assert result.stderr.startswith("spark-submit.sh: error: ")
     assert "nosuch" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_job_files_take_the_force_flag_the_dag_passes():
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            str(ROOT / "jobs" / "exams" / "grade.py"),
+            "--help",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--force" in result.stdout
+    assert "--param KEY=VALUE" in result.stdout
