@@ -60,14 +60,16 @@ def airflow(env: dict[str, str], *args: str, timeout: float = 1200) -> subproces
     return result
 
 
-def inspect_dag(env: dict[str, str], request: dict, out: Path) -> dict:
-    """What Airflow makes of the DAG (inspect_dag.py, run by the Airflow venv's python)."""
+def inspect_dag(
+    env: dict[str, str], request: dict, out: Path, dags_folder: Path = ROOT / "dags"
+) -> dict:
+    """What Airflow makes of a DAG folder (inspect_dag.py, run by the Airflow venv's python)."""
     python = AIRFLOW_VENV / "bin" / "python"
     result = subprocess.run(
         [
             str(python),
             str(HERE / "inspect_dag.py"),
-            str(ROOT / "dags"),
+            str(dags_folder),
             json.dumps(request),
             str(out),
         ],

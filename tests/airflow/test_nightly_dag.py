@@ -40,6 +40,13 @@ metastore = "derby"
 "spark.ui.enabled" = "false"
 "spark.driver.memory" = "1g"
 """
+OLD_STYLE_DAG = """\
+from datetime import datetime
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+with DAG(dag_id="old_style", schedule="0 2 * * *", start_date=datetime(2026, 11, 1)):
+    BashOperator(task_id="t", bash_command="echo {{ ds }}")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +70,18 @@ def test_the_dag_imports_without_errors_or_warnings(inspected: dict):
     assert inspected["captured_warnings"] == {}
     assert inspected["warnings"] == []
     assert inspected["dag_ids"] == ["lakejobs_nightly"]
+
+
+def test_the_warning_check_sees_an_airflow_2_style_dag(airflow_env: dict[str, str], tmp_path: Path):
+    """The control for the test above: the pre-Airflow-3 operator import is caught."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "old_style.py").write_text(OLD_STYLE_DAG, encoding="utf-8")
+    result = inspect_dag(airflow_env, {}, tmp_path / "dag.json", dags_folder=folder)
+    assert result["import_errors"] == {}
+    [(path, warnings)] = result["captured_warnings"].items()
+    assert path.endswith("old_style.py")
+    assert "airflow.operators.bash.BashOperator` attribute is deprecated" in warnings[0]
 
 
 def test_tasks_and_dependencies_are_the_job_graph(inspected: dict):
