@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := .jars
 
-.PHONY: bootstrap demo test lint bench-smoke clean
+.PHONY: bootstrap airflow-venv demo test lint bench-smoke clean
 
 bootstrap: $(VENV)/.installed $(JARS)/.fetched
 
@@ -35,10 +35,25 @@ $(JARS)/.fetched: jvm/pom.xml jvm/minicluster/pom.xml jvm/s3proxy/pom.xml
 	$(MVN_COPY) -f jvm/s3proxy/pom.xml -DoutputDirectory=$(CURDIR)/$(JARS)/s3proxy
 	@touch $@
 
+# Apache Airflow for tests/airflow (the nightly DAG run by real Airflow 3), in its own venv: Airflow
+# pins its own dependencies, which must not move the project's. The stamp names the versions, so
+# changing one here reinstalls.
+AIRFLOW_VENV := .airflow-venv
+AIRFLOW_PACKAGES := apache-airflow==3.3.2 apache-airflow-providers-standard==1.21.0 apache-airflow-providers-apache-spark==6.3.4
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(subst ==,-,$(subst $() ,_,$(AIRFLOW_PACKAGES)))
+
+airflow-venv: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP):
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet $(AIRFLOW_PACKAGES)
+	@rm -f $(AIRFLOW_VENV)/.installed-* && touch $@
+
 demo: bootstrap
 	$(BIN)/lakejobs demo
 
-test: bootstrap
+test: bootstrap airflow-venv
 	$(BIN)/python -m pytest
 
 lint: bootstrap

@@ -404,6 +404,9 @@ def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
     parser = _Parser(prog=Path(sys.argv[0]).name, description=job.description)
     parser.add_argument("--date", required=True, help="ingest date, YYYY-MM-DD")
     parser.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE")
+    parser.add_argument(
+        "--force", action="store_true", help="re-run even if it succeeded on the same inputs"
+    )
     _add_common(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
 
@@ -413,7 +416,13 @@ def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
         settings = _settings(args)
         spark = _session(settings)
         result = run_jobs(
-            spark, settings, [job], parse_date(args.date), dict(args.param or []), debug=args.debug
+            spark,
+            settings,
+            [job],
+            parse_date(args.date),
+            dict(args.param or []),
+            debug=args.debug,
+            force=args.force,
         )
         return 1 if result.failed else 0
 

@@ -109,6 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         print(shlex.join(command))
         return 0
+    if settings.master == "yarn" and not (
+        os.environ.get("HADOOP_CONF_DIR") or os.environ.get("YARN_CONF_DIR")
+    ):
+        print(
+            f"spark-submit.sh: error: profile {settings.profile!r} submits to YARN: set "
+            "HADOOP_CONF_DIR or YARN_CONF_DIR to the cluster's Hadoop configuration folder "
+            "(docs/running-on-emr-and-yarn.md)",
+            file=sys.stderr,
+        )
+        return 2
     env = dict(os.environ)
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("LAKEJOBS_HOME", str(REPO_ROOT))
