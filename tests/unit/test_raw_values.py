@@ -116,7 +116,9 @@ def test_control_characters_quarantine_text_and_keys(spark):
             {"class_id": "C\x7f1"},
             {"school_id": "Seoul\nNorth"},  # a line break in ordinary text is text
             {"student_id": "ST\t3"},  # but not inside a key
-            {"subject": "math\x85"},  # C1 control
+            {"subject": "ma\x85th"},  # C1 control (NEL) inside a key
+            {"subject": "math\x85"},  # but at its end NEL is whitespace, trimmed
+            {"class_id": "C\x9b1"},  # C1 control in text
         ],
     )
     assert [r["_reasons"] for r in rows] == [
@@ -126,6 +128,8 @@ def test_control_characters_quarantine_text_and_keys(spark):
         [],
         ["bad_text:student_id"],
         ["bad_text:subject"],
+        [],
+        ["bad_text:class_id"],
     ]
 
 
