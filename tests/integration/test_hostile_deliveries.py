@@ -244,7 +244,15 @@ def korean_contract(tmp_path, monkeypatch):
 def test_a_declared_cp949_delivery_is_curated_with_its_korean_text_exact(
     spark, lake, korean_contract
 ):
-    korean = f"{HEADER}\n{row('K01', '90', subject='국어')}\n{row('K01', '80', subject='수학')}\n"
+    # K02's score is a typo: its quarantined record must show the Korean text readably too
+    korean = "\n".join(
+        [
+            HEADER,
+            row("K01", "90", subject="국어"),
+            row("K01", "80", subject="수학"),
+            row("K02", "9O", subject="국어"),
+        ]
+    )
     deliver(
         lake,
         KOREAN,
@@ -261,4 +269,8 @@ def test_a_declared_cp949_delivery_is_curated_with_its_korean_text_exact(
         ("수학", 80.0),
         ("영어", 70.0),
     }
-    assert delivered(spark, lake, "exams.scores_quarantine", KOREAN).isEmpty()
+    (typo,) = delivered(spark, lake, "exams.scores_quarantine", KOREAN).collect()
+    assert (typo["raw_record"], typo["reasons"]) == (
+        row("K02", "9O", subject="국어"),
+        ["bad_type:score"],
+    )
