@@ -34,6 +34,17 @@ from lakejobs.errors import UsageError
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 RAW_TYPES = ("string", "int", "bigint", "double", "date")
+# Encodings a raw source may declare: contract name -> (Java charset for Spark, Python codec for
+# reading the header on the driver). Korean school systems and Excel export CP949 by default.
+ENCODINGS: dict[str, tuple[str, str]] = {
+    "utf-8": ("UTF-8", "utf-8"),
+    "utf-16": ("UTF-16", "utf-16-be"),  # without a BOM both read big-endian
+    "utf-16le": ("UTF-16LE", "utf-16-le"),
+    "utf-16be": ("UTF-16BE", "utf-16-be"),
+    "cp949": ("x-windows-949", "cp949"),
+    "euc-kr": ("EUC-KR", "euc_kr"),
+    "iso-8859-1": ("ISO-8859-1", "latin-1"),
+}
 
 
 def check_identifier(name: str, what: str) -> str:
@@ -92,9 +103,15 @@ class RawSource:
     source: str
     format: str
     columns: tuple[RawColumn, ...]
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
         check_identifier(self.source, "raw source")
+        if self.encoding not in ENCODINGS:
+            raise UsageError(
+                f"raw source {self.source}: unknown encoding {self.encoding!r} "
+                f"(use one of {', '.join(ENCODINGS)})"
+            )
         for column in self.columns:
             check_identifier(column.name, f"column of raw source {self.source}")
             if column.type not in RAW_TYPES:
@@ -111,6 +128,11 @@ class RawSource:
     def required(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 
+    @property
+    def charset(self) -> str:
+        """The declared encoding as a Java charset name (what Spark's readers take)."""
+        return ENCODINGS[self.encoding][0]
+
 
 @cache
 def raw_source(source: str) -> RawSource:
@@ -122,6 +144,7 @@ def raw_source(source: str) -> RawSource:
         columns=tuple(
             RawColumn(c["name"], c["type"], bool(c.get("required", True))) for c in data["columns"]
         ),
+        encoding=str(data.get("encoding", "utf-8")).lower(),
     )
 
 

@@ -91,7 +91,8 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
     quarantine_contract = table_contract(quarantine)
     keys = target_contract.primary_key
 
-    staged = validate_rows(read_raw_csv(ctx.spark, spec, ctx.raw_dir(source)), spec, suite)
+    raw = read_raw_csv(ctx.spark, spec, ctx.raw_dir(source))
+    staged = validate_rows(raw, spec, suite, keys=(*keys, *target_contract.partition_by))
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)

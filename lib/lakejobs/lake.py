@@ -1,9 +1,23 @@
-"""The raw side of the lake: where files are, and reading them by header name with nothing lost.
+"""The raw side of the lake: where files are, and reading them as CSV by header name, nothing lost.
 
-Layout: `<lake>/raw/<source>/ingest_date=YYYY-MM-DD/*.csv[.gz]`. Every file's own header decides
-which field is which, so a file whose columns come in another order is never misread. Each data
-line becomes exactly one row carrying its raw text, its source file and any parse problems; blank
-lines and header lines are the only lines not counted as data.
+Layout: `<lake>/raw/<source>/ingest_date=YYYY-MM-DD/*.csv[.gz]`. Files are parsed by Spark's own
+CSV reader as RFC 4180 (quoted commas, doubled quotes and line breaks inside quotes), so one record
+is one row whatever its line count; a record with the wrong number of fields is `_malformed`.
+Every file's own header decides which field is which, so a file whose columns come in another
+order is never misread; files are read in groups sharing a header layout and an encoding.
+
+Encoding: the raw contract's (`utf-8` by default), unless a file starts with a UTF-8 or UTF-16
+byte-order mark, which decides for that file. Bytes that are not valid in it decode to U+FFFD,
+which `quality.validate_rows` quarantines as `bad_encoding`; the original bytes of such a record
+are gone after decoding, so the quarantine shows the decoded text with U+FFFD where they were.
+
+Quarantine text (`_raw_record`): for a malformed record, the record's text as the parser saw it;
+for a record that parses, the CSV text of its parsed fields (Spark's `to_csv`, RFC quoting), which
+is the same record but not always the same bytes (quoting may differ). Control characters other
+than TAB/LF/CR are shown as Unicode control pictures (NUL as U+2400) so they stay visible.
+Blank lines and header lines (the file's own and repeated ones) are the only records not data.
+A compressed file is decompressed once on the driver before anything is read, so a truncated
+archive fails the delivery with one line naming it, before any write.
 """
 
 from __future__ import annotations
@@ -13,10 +27,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
-from lakejobs.contracts import RawSource
+from lakejobs.contracts import ENCODINGS, RawSource
 from lakejobs.errors import DataQualityError, UsageError
 
 RAW_FILE_SUFFIXES = (".csv", ".csv.gz")
@@ -24,6 +40,41 @@ BOM = "\ufeff"
 SOURCE_FILE = "_source_file"
 RAW_RECORD = "_raw_record"
 MALFORMED = "_malformed"
+_CORRUPT = "_corrupt_record"
+HEAD_BYTES = 1 << 16
+# Byte-order marks decide a file's encoding: (mark, Java charset, Python codec after the mark).
+BOMS = (
+    (b"\xef\xbb\xbf", "UTF-8", "utf-8"),
+    (b"\xff\xfe", "UTF-16", "utf-16-le"),
+    (b"\xfe\xff", "UTF-16", "utf-16-be"),
+)
+# Spark 4 accepts only these charsets unless spark.sql.legacy.javaCharsets is set.
+SPARK_CHARSETS = ("UTF-8", "UTF-16", "UTF-16LE", "UTF-16BE", "ISO-8859-1", "US-ASCII", "UTF-32")
+# Unicode White_Space plus BOM: what a blank line or a header field may be padded with.
+BLANKS = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+BLANKS += "\u2028\u2029\u202f\u205f\u3000\ufeff"
+# Control characters other than TAB/LF/CR, and the visible Unicode control pictures shown instead.
+CONTROLS = "".join(map(chr, (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)))
+PICTURES = "".join(chr(0x2400 + (ord(c) if c != "\x7f" else 0x21)) for c in CONTROLS)
+# RFC 4180 records. The header is dropped by value (like a repeated header), not by `header`.
+# lineSep is LF rather than detected: detection trusts the first line, and a file mixing CRLF
+# and LF would have its LF lines merged; a CRLF record's CR is removed from its last field.
+CSV_OPTIONS = {
+    "header": "false",
+    "multiLine": "true",
+    "lineSep": "\n",
+    "quote": '"',
+    "escape": '"',
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": _CORRUPT,
+}
+# The record text of a parsed record: RFC quoting, blanks kept as they came.
+WRITE_OPTIONS = {
+    "quote": '"',
+    "escape": '"',
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+}
 
 
 def parse_date(text: str, what: str = "--date") -> date:
@@ -84,22 +135,27 @@ class HadoopFS:
             if s.isFile()
         )
 
-    def first_line(self, uri: str) -> str:
-        """The first line of a (possibly compressed) text file, decoded as UTF-8."""
+    def head(self, uri: str, size: int) -> tuple[bytes, bool]:
+        """(the first `size` bytes of a file, decompressed; whether that is the whole file).
+
+        A compressed file is then decompressed to the end in the JVM, so a truncated or corrupt
+        archive fails here, on the driver, before any job has read or written anything.
+        """
         path = self._path(uri)
-        stream = path.getFileSystem(self._conf).open(path)
+        fs = path.getFileSystem(self._conf)
         codec = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
             self._conf
         ).getCodec(path)
-        if codec is not None:
-            stream = codec.createInputStream(stream)
-        reader = self._jvm.java.io.BufferedReader(
-            self._jvm.java.io.InputStreamReader(stream, "UTF-8")
-        )
+        stream = fs.open(path)
         try:
-            return reader.readLine() or ""
+            if codec is None:
+                return bytes(stream.readNBytes(size)), fs.getFileStatus(path).getLen() <= size
+            stream = codec.createInputStream(stream)
+            data = bytes(stream.readNBytes(size))
+            rest = stream.transferTo(self._jvm.java.io.OutputStream.nullOutputStream())
+            return data, rest == 0
         finally:
-            reader.close()
+            stream.close()
 
 
 def parse_header(line: str) -> tuple[str, ...]:
@@ -121,58 +177,113 @@ def check_header(source: RawSource, file: str, header: tuple[str, ...]) -> None:
         raise DataQualityError(f"raw file {file} repeats column(s) {', '.join(duplicated)}")
 
 
-def _field_count(line: Column) -> Column:
-    """Number of CSV fields in a line, counting commas outside double-quoted sections."""
-    unquoted = F.regexp_replace(line, r'"([^"]|"")*"', "")
-    return F.size(F.split(unquoted, ",", -1))
+def _java_cause(error: Py4JJavaError) -> str:
+    """The innermost Java exception, e.g. `java.io.EOFException: Unexpected end of input stream`."""
+    cause = error.java_exception
+    while cause.getCause() is not None:
+        cause = cause.getCause()
+    return str(cause.toString())
+
+
+def probe_file(fs: HadoopFS, source: RawSource, file: str) -> tuple[tuple[str, ...], str] | None:
+    """(header, Java charset) of one raw file, or None when it holds nothing but blanks.
+
+    Raises `DataQualityError` when the file cannot be read to its end (a truncated archive).
+    """
+    try:
+        head, whole = fs.head(file, HEAD_BYTES)
+    except Py4JJavaError as error:
+        raise DataQualityError(
+            f"raw file {file} cannot be read ({_java_cause(error)}): nothing written"
+        ) from None
+    charset, codec = ENCODINGS[source.encoding]
+    for mark, mark_charset, mark_codec in BOMS:
+        if head.startswith(mark):
+            charset, codec, head = mark_charset, mark_codec, head[len(mark) :]
+            break
+    lines = head.decode(codec, errors="replace").split("\n")
+    line = next((text for text in lines if text.strip(BLANKS)), None)
+    if line is None and not whole:
+        raise DataQualityError(f"raw file {file} has no header in its first {HEAD_BYTES} bytes")
+    return None if line is None else (parse_header(line), charset)
 
 
 def _read_layout(
-    spark: SparkSession, source: RawSource, files: list[str], header: tuple[str, ...]
+    spark: SparkSession, source: RawSource, files: list[str], header: tuple[str, ...], charset: str
 ) -> DataFrame:
-    """Read files sharing one header layout into canonical string columns + bookkeeping."""
-    line = F.regexp_replace(F.regexp_replace(F.col("value"), f"^{BOM}", ""), "\r$", "")
-    record = F.col(RAW_RECORD)
-    is_header = F.lower(F.regexp_replace(record, r'["\s]', "")) == ",".join(header)
-    ddl = ", ".join(f"`_f{i}` STRING" for i in range(len(header)))
-    options = {"ignoreLeadingWhiteSpace": "true", "ignoreTrailingWhiteSpace": "true"}
+    """Read files sharing one header layout and encoding into canonical string columns."""
+    width = len(header)
+    schema = StructType(
+        [
+            *(StructField(f"_f{i}", StringType()) for i in range(width)),
+            StructField(_CORRUPT, StringType()),
+        ]
+    )
+    fields: list[Column] = [F.col(f"_f{i}") for i in range(width)]
+    fields[-1] = F.regexp_replace(fields[-1], "\r$", "")
+    corrupt = F.regexp_replace(F.col(_CORRUPT), "\r$", "")
+    malformed = F.col(_CORRUPT).isNotNull()
+    blank = malformed & (F.btrim(corrupt, F.lit(BLANKS)) == "")
+    is_header = ~malformed
+    for field, name in zip(fields, header, strict=True):
+        is_header = is_header & (
+            F.coalesce(F.lower(F.btrim(field, F.lit(BLANKS))), F.lit("")) == name
+        )
+    # Every field is referenced (in the record text), so Spark's CSV column pruning never hides
+    # a wrong field count.
+    parsed = F.to_csv(
+        F.struct(
+            *[F.translate(f, CONTROLS, PICTURES).alias(f"_f{i}") for i, f in enumerate(fields)]
+        ),
+        WRITE_OPTIONS,
+    )
+    record = F.coalesce(F.translate(corrupt, CONTROLS, PICTURES), parsed)
     columns = [
-        (F.col(f"_fields._f{header.index(name)}") if name in header else F.lit(None))
-        .cast("string")
-        .alias(name)
+        (fields[header.index(name)] if name in header else F.lit(None).cast("string")).alias(name)
         for name in source.names
     ]
     return (
-        spark.read.text(files)
-        .select(line.alias(RAW_RECORD), F.col("_metadata.file_path").alias(SOURCE_FILE))
-        .where((F.trim(record) != "") & ~is_header)
-        .withColumn("_fields", F.from_csv(record, ddl, options))
+        spark.read.schema(schema)
+        .options(**CSV_OPTIONS, encoding=charset)
+        .csv(files)
+        .where(~blank & ~is_header)
         .select(
             *columns,
-            SOURCE_FILE,
-            RAW_RECORD,
-            (_field_count(record) != len(header)).alias(MALFORMED),
+            F.col("_metadata.file_path").alias(SOURCE_FILE),
+            record.alias(RAW_RECORD),
+            malformed.alias(MALFORMED),
         )
     )
 
 
 def read_raw_csv(spark: SparkSession, source: RawSource, directory: str) -> DataFrame:
-    """All data lines of a raw CSV delivery, as canonical string columns plus bookkeeping.
+    """All records of a raw CSV delivery, as canonical string columns plus bookkeeping.
 
     Columns: the source's columns (strings, null when empty or absent), `_source_file`,
-    `_raw_record` (the line without BOM/CR) and `_malformed` (wrong number of fields).
-    Raises `DataQualityError` when the delivery is missing or a file lacks a required column.
+    `_raw_record` (the record's text, see the module docstring) and `_malformed` (wrong number
+    of fields). A file holding only blanks or a BOM has no records. Raises `DataQualityError`
+    when the delivery is missing or empty, a file lacks a required column or cannot be read.
     """
     fs = HadoopFS(spark)
     files = [f for f in fs.list_files(directory) if f.endswith(RAW_FILE_SUFFIXES)]
     if not files:
         raise DataQualityError(f"no raw {source.source} files (*.csv, *.csv.gz) in {directory}")
-    layouts: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    layouts: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
     for file in files:
-        header = parse_header(fs.first_line(file))
-        check_header(source, file, header)
-        layouts[header].append(file)
-    frames = [_read_layout(spark, source, group, header) for header, group in layouts.items()]
+        probed = probe_file(fs, source, file)
+        if probed is not None:
+            check_header(source, file, probed[0])
+            layouts[probed].append(file)
+    if not layouts:
+        raise DataQualityError(f"raw {source.source} files in {directory} are all empty")
+    if any(charset not in SPARK_CHARSETS for _, charset in layouts):
+        # A declared Korean (or other) encoding needs the JVM's full charset list, which Spark 4
+        # keeps behind this flag (it widens the charsets readers and encode/decode accept).
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    frames = [
+        _read_layout(spark, source, group, header, charset)
+        for (header, charset), group in layouts.items()
+    ]
     result = frames[0]
     for frame in frames[1:]:
         result = result.unionByName(frame)

@@ -2,7 +2,10 @@
 
 Row-level rules (`expect_column_values_*`) compile to Spark column expressions evaluated in one
 projection: every row gets a `_reasons` array, empty when the row is good, so good rows and the
-quarantine come out of the same pass with no per-row work on the driver. Table-level rules are
+quarantine come out of the same pass with no per-row work on the driver. Before the rules, values
+are read strictly: numbers by a plain decimal grammar, text without control characters, nothing
+that did not decode (U+FFFD), and key columns normalised by one rule (see `normalize_key`) and
+checked against what the table layer can store. Table-level rules are
 then validated by great-expectations on the whole batch (SUMMARY result format) before anything
 is written; a failure raises `DataQualityError` with a one-line reason.
 """
@@ -18,10 +21,11 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
 from lakejobs.contracts import SCHEMAS_DIR, RawSource, check_identifier
 from lakejobs.errors import DataQualityError, UsageError
-from lakejobs.lake import MALFORMED
+from lakejobs.lake import BLANKS, MALFORMED
 
 REASONS = "_reasons"
 QUARANTINED = "_quarantined"
@@ -32,6 +36,23 @@ SUPPORTED_ROW_RULES = (
     "expect_column_values_to_be_in_set",
     "expect_column_values_to_match_regex",
 )
+# Plain decimal numbers: optional sign, digits with an optional fraction (or a fraction alone),
+# optional exponent. Not Java's grammar: no 7d/90f suffixes, hex, NaN, Infinity or 1,000.
+DECIMAL = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+INTEGER = r"^[+-]?[0-9]+$"
+# Control characters in text: C0 except TAB/LF/CR (text may span lines), DEL and C1. Key
+# values may hold none at all, nor a path separator.
+TEXT_CONTROLS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
+KEY_CONTROLS = r"[\x00-\x1F\x7F-\x9F]"
+PATH_SEPARATORS = r"[/\\]"
+REPLACEMENT = "\ufffd"
+# Invisible format characters removed from keys wherever they are (zero-width space, joiners,
+# word joiner, BOM, soft hyphen, direction marks, Mongolian vowel separator).
+INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+# A partition directory is `<column>=<value>` with these characters %XX-escaped; file systems
+# cap a name at 255 bytes, so a key value may take at most 200 bytes once escaped.
+PATH_ESCAPED = "\"#%'*:=?[]^{"
+KEY_MAX_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -85,12 +106,44 @@ def load_suite(name: str) -> Suite:
     )
 
 
+def normalize_key(value: Column) -> Column:
+    """The one key rule: Unicode NFKC, invisible format characters removed anywhere, Unicode
+    whitespace (NBSP, ideographic space, ...) trimmed at both ends; empty becomes null.
+
+    So `S001`, `S001<NBSP>`, `S<ZWSP>001` and its full-width form are one student. NFKC is ICU's
+    (Spark's own dependency), called in the JVM through `reflect`: no Python UDF. ASCII text is
+    its own NFKC form and has no invisible characters, so only non-ASCII values pay for it.
+    """
+    non_ascii = F.octet_length(value) != F.length(value)
+    nfkc = F.reflect(F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"), value, F.lit(True))
+    normalized = F.when(non_ascii, F.translate(nfkc, INVISIBLE, "")).otherwise(value)
+    return F.nullif(F.btrim(normalized, F.lit(BLANKS)), F.lit(""))
+
+
+def key_unstorable(value: Column) -> Column:
+    """True for a (normalized) key value the table layer cannot store as a partition directory
+    or path: more than `KEY_MAX_BYTES` bytes once escaped, `/` or `\\`, or `.` / `..` (control
+    characters are `bad_text`). Checked before any write, never discovered by a failed MERGE.
+    """
+    escaped = F.length(value) - F.length(F.translate(value, PATH_ESCAPED, ""))
+    return value.isNotNull() & (
+        (F.octet_length(value) + 2 * escaped > KEY_MAX_BYTES)
+        | value.rlike(PATH_SEPARATORS)
+        | value.isin(".", "..")
+    )
+
+
 def _typed(raw: Column, type_name: str) -> Column:
+    """A trimmed raw string as the contract type; null when it does not parse strictly."""
     if type_name == "string":
         return raw
     if type_name == "date":
         return F.try_to_date(raw, "yyyy-MM-dd")
-    return raw.try_cast(type_name)
+    if type_name == "double":
+        number = F.when(raw.rlike(DECIMAL), raw.try_cast("double"))
+        # -0 is stored as 0; an exponent beyond double range (1e999) is not a number.
+        return F.when(number == 0, F.lit(0.0)).when(F.abs(number) != F.lit(float("inf")), number)
+    return F.when(raw.rlike(INTEGER), raw.try_cast(type_name))
 
 
 def _rule_violation(rule: Expectation, value: Column, row: DataFrame) -> tuple[str, Column]:
@@ -118,29 +171,50 @@ def _rule_violation(rule: Expectation, value: Column, row: DataFrame) -> tuple[s
     return f"bad_format:{column}", value.isNotNull() & ~value.rlike(rule.kwargs["regex"])
 
 
-def validate_rows(raw: DataFrame, source: RawSource, suite: Suite) -> DataFrame:
+def validate_rows(
+    raw: DataFrame, source: RawSource, suite: Suite, keys: tuple[str, ...] = ()
+) -> DataFrame:
     """Type the raw string columns and add `_reasons` and `_quarantined` in one projection.
 
-    Reasons: `malformed` (wrong field count; nothing else is checked on such a line),
-    `bad_type:<col>` (a value that does not parse as the contract type), and one per broken
-    row rule (`null:<col>`, `out_of_range:<col>`, ...). A good row has an empty array.
+    `keys` names the target table's key and partition columns: string ones are normalised by
+    `normalize_key` (the stored value) before deduplication. Reasons: `malformed` (wrong field
+    count; nothing else is checked on such a record), `bad_encoding` (a value that did not
+    decode: U+FFFD), `bad_type:<col>` (not a plain number / date), `bad_text:<col>` (a control
+    character), `bad_key:<col>` (a key the table cannot store), and one per broken row rule
+    (`null:<col>`, `out_of_range:<col>`, ...). A good row has an empty array.
     """
+    text = {c.name for c in source.columns if c.type == "string"}
+    key_text = text.intersection(keys)
 
     def clean(name: str) -> Column:
+        if name in key_text:
+            return normalize_key(F.col(name))
         return F.nullif(F.trim(F.col(name)), F.lit(""))
 
+    decodable = [
+        F.col(c).contains(REPLACEMENT)
+        for c in source.names
+        if isinstance(raw.schema[c].dataType, StringType)
+    ]
     typed = raw.select(
         *[_typed(clean(c.name), c.type).alias(c.name) for c in source.columns],
         *[clean(c).alias(f"_raw_{c}") for c in source.names],
         *[c for c in raw.columns if c.startswith("_")],
+        (F.lit(False) if not decodable else _any(decodable)).alias("_bad_encoding"),
     )
-    checks: list[Column] = []
+    checks: list[Column] = [F.when(typed["_bad_encoding"], F.lit("bad_encoding"))]
     for column in source.columns:
+        value = typed[column.name]
         if column.type != "string":
-            raw_value, value = typed[f"_raw_{column.name}"], typed[column.name]
+            raw_value = typed[f"_raw_{column.name}"]
             checks.append(
                 F.when(raw_value.isNotNull() & value.isNull(), F.lit(f"bad_type:{column.name}"))
             )
+        elif column.name in key_text:
+            checks.append(F.when(value.rlike(KEY_CONTROLS), F.lit(f"bad_text:{column.name}")))
+            checks.append(F.when(key_unstorable(value), F.lit(f"bad_key:{column.name}")))
+        else:
+            checks.append(F.when(value.rlike(TEXT_CONTROLS), F.lit(f"bad_text:{column.name}")))
     for rule in suite.row_rules:
         reason, broken = _rule_violation(rule, typed[rule.kwargs["column"]], typed)
         if rule.type == "expect_column_values_to_not_be_null":
@@ -152,8 +226,15 @@ def validate_rows(raw: DataFrame, source: RawSource, suite: Suite) -> DataFrame:
     return (
         typed.withColumn(REASONS, reasons)
         .withColumn(QUARANTINED, (F.size(REASONS) > 0).cast("int"))
-        .drop(*[f"_raw_{c}" for c in source.names])
+        .drop("_bad_encoding", *[f"_raw_{c}" for c in source.names])
     )
+
+
+def _any(conditions: list[Column]) -> Column:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = result | condition
+    return result
 
 
 def _gx_expectation(rule: Expectation, max_quarantine_share: float):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs.contracts import raw_source
-from lakejobs.errors import DataQualityError
+from lakejobs.contracts import RawSource, raw_source
+from lakejobs.errors import DataQualityError, UsageError
 from lakejobs.lake import parse_header, read_raw_csv
 from lakejobs.quality import load_suite, validate_rows, validate_table
 
@@ -85,6 +85,52 @@ def test_a_missing_delivery_is_a_clear_error(spark, tmp_path):
         DataQualityError, match=r"^no raw exam_scores files \(\*\.csv, \*\.csv\.gz\) in "
     ):
         read_raw_csv(spark, SOURCE, f"file:{tmp_path}/nothing-here")
+
+
+def test_a_record_is_one_row_whatever_its_line_breaks(spark, tmp_path):
+    write(
+        tmp_path,
+        "a.csv",
+        f'{HEADER},notes\r\nE1,2026-06-01,math,ST1,"S\r\n1",C1,90,"a\n80\nb"\n'
+        "E1,2026-06-01,math,ST2,S1,C1,70\n\r\nE1,2026-06-01,math,ST3,S1,C1,60",
+    )
+    rows = rows_by_student(read_raw_csv(spark, SOURCE, f"file:{tmp_path}"))
+    assert sorted(rows) == ["ST1", "ST2", "ST3"]
+    assert rows["ST1"]["school_id"] == "S\r\n1" and rows["ST1"]["score"] == "90"
+    assert rows["ST1"]["_raw_record"] == 'E1,2026-06-01,math,ST1,"S\r\n1",C1,90,"a\n80\nb"'
+    assert rows["ST2"]["_malformed"]  # one field short: no notes
+    assert (rows["ST3"]["score"], rows["ST3"]["_malformed"]) == ("60", True)
+
+
+def test_a_file_of_only_a_bom_has_no_records_and_a_utf16_bom_decides(spark, tmp_path):
+    write(tmp_path, "empty.csv", "", bom=True)
+    (tmp_path / "u16.csv").write_bytes(
+        f"{HEADER}\r\nE1,2026-06-01,국어,ST1,S1,C1,90\r\n".encode("utf-16")
+    )
+    (row,) = read_raw_csv(spark, SOURCE, f"file:{tmp_path}").collect()
+    assert (row["subject"], row["score"], row["_malformed"]) == ("국어", "90", False)
+
+
+def test_a_delivery_of_empty_files_is_a_clear_error(spark, tmp_path):
+    write(tmp_path, "a.csv", "\n\n", bom=True)
+    with pytest.raises(DataQualityError, match=r"^raw exam_scores files in .* are all empty$"):
+        read_raw_csv(spark, SOURCE, f"file:{tmp_path}")
+
+
+def test_a_truncated_archive_is_one_line_naming_the_file(spark, tmp_path):
+    data = gzip.compress((HEADER + "\n" + "E1,2026-06-01,math,ST1,S1,C1,90\n" * 2000).encode())
+    (tmp_path / "a.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataQualityError) as error:
+        read_raw_csv(spark, SOURCE, f"file:{tmp_path}")
+    assert str(error.value) == (
+        f"raw file file:{tmp_path}/a.csv.gz cannot be read "
+        "(java.io.EOFException: Unexpected end of input stream): nothing written"
+    )
+
+
+def test_an_unknown_encoding_fails_at_contract_load():
+    with pytest.raises(UsageError, match="unknown encoding 'latin-9'"):
+        RawSource("exam_scores", "csv", (), encoding="latin-9")
 
 
 def test_parse_header_strips_bom_quotes_case_and_blanks():
