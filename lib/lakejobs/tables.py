@@ -146,11 +146,11 @@ def retry_on_conflict(
         ) from None
 
 
-def _partition_filter(source: DataFrame, partition_by: tuple[str, ...]) -> Column:
+def _partition_filter(seen: list[Row], partition_by: tuple[str, ...]) -> Column:
     """`t.p IN (the source's values)` per partition column: MERGE reads only those partitions."""
     condition = F.lit(True)
     for column in partition_by:
-        values = [row[0] for row in source.select(column).distinct().collect()]
+        values = sorted({row[column] for row in seen}, key=str)
         condition = condition & F.col(f"t.`{column}`").isin(values)
     return condition
 
@@ -393,7 +393,7 @@ class CuratedTables:
             raise SchemaDriftError(f"{contract.name} has no primary key to merge on")
         self.ensure(contract)
         keys = contract.primary_key
-        source = conform(df, contract).withColumn(_DROP, F.lit(False))
+        source = conform(df, contract)
         if owned is not None:
             withdrawn = (
                 self.spark.read.format("delta")
@@ -402,27 +402,34 @@ class CuratedTables:
                 .select(*dict.fromkeys((*keys, *contract.partition_by)))
                 .join(source.select(*keys), list(keys), "left_anti")
             )
-            source = source.unionByName(
+            source = source.withColumn(_DROP, F.lit(False)).unionByName(
                 withdrawn.withColumn(_DROP, F.lit(True)), allowMissingColumns=True
             )
         source = source.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            on = _partition_filter(source, contract.partition_by)
+            wanted = [*contract.partition_by, *([_DROP] if owned is not None else [])]
+            seen = source.select(*wanted).distinct().collect() if wanted else []
+            # Matched-row clauses make Delta rewrite the files of every matched row, so the
+            # tombstone clauses are there only when a key was withdrawn (an insert-only MERGE
+            # of a first delivery then adds files and rewrites none).
+            drops = owned is not None and any(row[_DROP] for row in seen)
+            on = _partition_filter(seen, contract.partition_by)
             for k in keys:
                 on = on & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
             columns = {c: f"s.`{c}`" for c in contract.columns}
-            keep = f"NOT s.{_DROP}"
+            keep = f"NOT s.{_DROP}" if drops else None
 
             def write() -> None:
                 builder = (
                     DeltaTable.forPath(self.spark, self.location(contract))
                     .alias("t")
                     .merge(source.alias("s"), on)
-                    .whenMatchedDelete(condition=f"s.{_DROP}")
                 )
+                if drops:
+                    builder = builder.whenMatchedDelete(condition=f"s.{_DROP}")
                 if not insert_only:
-                    guard = f"{keep} AND ({update_condition})" if update_condition else keep
-                    builder = builder.whenMatchedUpdate(condition=guard, set=columns)
+                    guard = " AND ".join(f"({c})" for c in (keep, update_condition) if c)
+                    builder = builder.whenMatchedUpdate(condition=guard or None, set=columns)
                 builder.whenNotMatchedInsert(condition=keep, values=columns).execute()
 
             return self._commit(contract, f"merge into {contract.name}", write)
