@@ -1,7 +1,11 @@
 """Curated Delta tables: register by contract, then write with one atomic commit per call.
 
 Every write returns the `Commit` it made (version and Delta's own operation metrics), so callers
-can account for rows with what Delta actually wrote instead of counting twice.
+can account for rows with what Delta actually wrote instead of counting twice. The commit is found
+by a tag in its `userMetadata`, never as "the last commit": a write Delta made no commit for
+returns `Commit.none` (all zeros), and another process committing meanwhile is not mistaken for
+it. The tag carries the run id, so `roll_back` restores exactly what a failed run committed.
+Commit conflicts with concurrent writers (Delta's `Concurrent*Exception`) are retried with backoff.
 """
 
 from __future__ import annotations
