@@ -39,17 +39,17 @@ def tables_of(spark, lake: Path) -> CuratedTables:
     return CuratedTables(spark, LakeLayout(settings_for(lake).lake))
 
 
-def state(spark, lake: Path) -> dict[str, set[tuple] | None]:
+def state(spark, lake: Path) -> dict[str, set[str] | None]:
     """Every output's rows (None: no table), read from Delta."""
     tables = tables_of(spark, lake)
-    out: dict[str, set[tuple] | None] = {}
+    out: dict[str, set[str] | None] = {}
     for name in OUTPUTS:
         contract = table_contract(name)
         if not tables.exists(contract):
             out[name] = None
             continue
         df: DataFrame = spark.read.format("delta").load(tables.location(contract))
-        out[name] = {tuple(r) for r in df.collect()}
+        out[name] = {str(r) for r in df.collect()}  # str: rows hold lists
     return out
 
 
