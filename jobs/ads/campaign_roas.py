@@ -30,6 +30,7 @@ from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.quality import load_suite, validate_table
 from lakejobs.sql import in_list
+from lakejobs.tables import made
 
 TARGET = "ads.campaign_roas_daily"
 
@@ -67,7 +68,7 @@ def run(ctx: RunContext) -> JobOutcome:
         rows_in=spend.count() + installs.count(),
         written=int(aggregated[0]) + int(aggregated[1]),
     )
-    return JobOutcome(counts=counts, commits=(commit,))
+    return JobOutcome(counts=counts, commits=made(commit))
 
 
 JOB = register(

@@ -19,6 +19,7 @@ from lakejobs.errors import DataQualityError
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.quality import load_suite, validate_table
+from lakejobs.tables import made
 
 TARGET = "ads.creative_ab_test"
 
@@ -50,7 +51,7 @@ def run(ctx: RunContext) -> JobOutcome:
     finally:
         result.unpersist()
     counts = RowCounts(rows_in=scope.count(), written=written)
-    return JobOutcome(counts=counts, commits=(commit,))
+    return JobOutcome(counts=counts, commits=made(commit))
 
 
 JOB = register(

@@ -3,7 +3,9 @@
 Both media are validated against their own raw contract and suite, mapped to one vocabulary,
 converted to USD at the FX rate of their date (an unknown currency is quarantined, never taken
 at rate 1), then checked together. Each (media_source, date) slice delivered replaces the
-earlier delivery of that slice, so a medium restating yesterday does not touch the other medium.
+earlier delivery of that slice, so a medium restating yesterday does not touch the other medium;
+a re-delivery of the ingest date also removes the rows that date delivered before and no longer
+does (a slice withdrawn from it).
 Accounting: lines in = rows written (Delta) + quarantined (Delta) + duplicate keys dropped.
 """
 
@@ -24,12 +26,19 @@ from jobs.ads.transforms import (
     spend_in_usd,
 )
 from lakejobs.contracts import raw_source, table_contract
-from lakejobs.ingest import batch_stats, curated_rows, drop_duplicates, quarantine_rows
+from lakejobs.ingest import (
+    batch_stats,
+    curated_rows,
+    drop_duplicates,
+    owned_by,
+    quarantine_rows,
+)
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.jsonlines import read_raw_json_lines
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.pipeline import register
 from lakejobs.quality import QUARANTINED, load_suite, validate_rows, validate_table
+from lakejobs.tables import made
 
 TARGET = "ads.spend_daily"
 
@@ -75,7 +84,7 @@ def run(ctx: RunContext) -> JobOutcome:
                 ctx.run_date,
                 ctx.run_id,
             ),
-            slice_predicate("date", dates),
+            f"({slice_predicate('date', dates)}) OR {owned_by(ctx.run_date)}",
         )
     finally:
         staged.unpersist()
@@ -85,7 +94,7 @@ def run(ctx: RunContext) -> JobOutcome:
         quarantined=quarantined.metric("numOutputRows"),
         duplicates=stats.good - stats.distinct_keys,
     )
-    return JobOutcome(counts=counts, commits=(quarantined, written))
+    return JobOutcome(counts=counts, commits=made(quarantined, written))
 
 
 JOB = register(

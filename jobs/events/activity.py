@@ -2,6 +2,8 @@
 
 Only the event dates a delivery added events to, and the cohorts of the users it touched, are
 recomputed (over all of events.events) and replaced with `replaceWhere`; nothing else changes.
+After a re-delivery of the date, the dates and cohorts its earlier delivery touched are
+recomputed too, so the events it withdrew leave the counts.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from pyspark.sql import functions as F
 from jobs.events.transforms import daily_active_users, retention, touched_cohorts
 from lakejobs.contracts import table_contract
 from lakejobs.errors import UsageError
+from lakejobs.ingest import as_last_read
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list
+from lakejobs.tables import made
 
 DAU = "events.daily_active_users"
 RETENTION = "events.retention"
 MAX_RETENTION_DAYS = 366
+NAME = "events.activity"
 
 
 def retention_days(ctx: RunContext) -> int:
@@ -43,11 +48,18 @@ def run(ctx: RunContext) -> JobOutcome:
     events = ctx.read_table("events.events").select("user_key", "event_date", "ingest_date")
     events = events.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        delivered = events.where(F.col("ingest_date") == F.lit(ctx.run_date))
-        dates = [r.event_date for r in delivered.select("event_date").distinct().collect()]
+        on_date = F.col("ingest_date") == F.lit(ctx.run_date)
+        touched_dates = events.where(on_date).select("event_date")
+        cohorts_of = touched_cohorts(events, ctx.run_date)
+        before = as_last_read(ctx, NAME, "events.events")
+        if before is not None:
+            before = before.select("user_key", "event_date", "ingest_date")
+            touched_dates = touched_dates.union(before.where(on_date).select("event_date"))
+            cohorts_of = cohorts_of.union(touched_cohorts(before, ctx.run_date))
+        dates = [r.event_date for r in touched_dates.distinct().collect()]
         if not dates:  # a delivery of duplicates only changes nothing
             return JobOutcome(counts=RowCounts(rows_in=0, written=0))
-        cohorts = [r.cohort_date for r in touched_cohorts(events, ctx.run_date).collect()]
+        cohorts = [r.cohort_date for r in cohorts_of.distinct().collect()]
         dau = ctx.tables.replace_where(
             table_contract(DAU),
             _with_run(
@@ -66,12 +78,12 @@ def run(ctx: RunContext) -> JobOutcome:
         rows_in=len(dates) + len(cohorts) * (max_day + 1),
         written=dau.metric("numOutputRows") + kept.metric("numOutputRows"),
     )
-    return JobOutcome(counts=counts, commits=(dau, kept))
+    return JobOutcome(counts=counts, commits=made(dau, kept))
 
 
 JOB = register(
     Job(
-        name="events.activity",
+        name=NAME,
         inputs=("events.events",),
         outputs=(DAU, RETENTION),
         run=run,

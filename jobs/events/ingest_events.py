@@ -2,50 +2,32 @@
 
 Deliveries are at-least-once, so an event_id already curated (from any date) is never inserted
 again: the batch is deduplicated, then written with an insert-only MERGE on event_id, which adds
-files only to the event_date partitions of the new events and rewrites none.
+files only to the event_date partitions of the new events. A re-delivery of a date replaces what
+that date curated: an event_id first curated from it and absent from the re-delivery is deleted
+in the same MERGE (rewriting only the files of its event_date partitions).
 """
 
 from __future__ import annotations
 
-from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.events.transforms import RAW_JSON_SCHEMA, canonical_events, curated_events
 from lakejobs.contracts import TableContract, raw_source, table_contract
-from lakejobs.ingest import batch_stats, drop_duplicates, quarantine_rows
+from lakejobs.ingest import batch_stats, drop_duplicates, owned_by, quarantine_rows
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.jsonlines import read_raw_json_lines
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE
 from lakejobs.pipeline import register
 from lakejobs.pseudonym import load_key
 from lakejobs.quality import QUARANTINED, load_suite, validate_rows, validate_table
-from lakejobs.tables import Commit, CuratedTables, conform
+from lakejobs.tables import made
 
 SOURCE = "events"
 TARGET = "events.events"
 QUARANTINE = "events.events_quarantine"
 KEY = ("event_id",)
-
-
-def insert_new(tables: CuratedTables, contract: TableContract, df: DataFrame) -> Commit | None:
-    """Insert the rows of `df` whose primary key is not in the table yet, in one commit.
-
-    None when there is nothing new: Delta then makes no commit at all.
-    """
-    tables.ensure(contract)
-    before = tables.version(contract)
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in contract.primary_key)
-    (
-        DeltaTable.forPath(tables.spark, tables.location(contract))
-        .alias("t")
-        .merge(conform(df, contract).alias("s"), on)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-    commit = tables.last_commit(contract)
-    return None if commit.version == before else commit
 
 
 def already_curated(ctx: RunContext, contract: TableContract, batch: DataFrame) -> int:
@@ -78,19 +60,20 @@ def run(ctx: RunContext) -> JobOutcome:
                 quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
                 f"ingest_date = '{ctx.run_date.isoformat()}'",
             )
-            inserted = insert_new(ctx.tables, target, batch)
+            inserted = ctx.tables.merge(
+                target, batch, insert_only=True, owned=owned_by(ctx.run_date)
+            )
         finally:
             batch.unpersist()
     finally:
         staged.unpersist()
     counts = RowCounts(
         rows_in=stats.rows_in,
-        written=inserted.metric("numTargetRowsInserted") if inserted else 0,
+        written=inserted.metric("numTargetRowsInserted"),
         quarantined=quarantined.metric("numOutputRows"),
         duplicates=(stats.good - stats.distinct_keys) + present,
     )
-    commits = (quarantined, inserted) if inserted else (quarantined,)
-    return JobOutcome(counts=counts, commits=commits)
+    return JobOutcome(counts=counts, commits=made(quarantined, inserted))
 
 
 JOB = register(

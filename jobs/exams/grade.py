@@ -1,7 +1,9 @@
 """exams.grade: relative grades, grade cut-offs and the school report for the exams delivered.
 
 Grades are relative within (exam_id, subject), so every exam that received scores on the run
-date is re-graded over all its scores; its slices of the three output tables are replaced.
+date is re-graded over all its scores; its slices of the three output tables are replaced. After a
+re-delivery of the date, the exams it delivered before are re-graded too: an exam whose rows were
+withdrawn loses them from its grades (and loses its grades when no score is left).
 """
 
 from __future__ import annotations
@@ -13,21 +15,24 @@ from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
 from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, score_histogram
 from lakejobs.grading import school_report as school_report_of
+from lakejobs.ingest import as_last_read
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list
+from lakejobs.tables import made
+
+NAME = "exams.grade"
 
 
 def run(ctx: RunContext) -> JobOutcome:
     scheme = get_scheme(ctx.param("scheme", ctx.settings.grading_scheme))
     scores = ctx.read_table("exams.scores")
-    delivered = [
-        row.exam_id
-        for row in scores.where(F.col("ingest_date") == F.lit(ctx.run_date))
-        .select("exam_id")
-        .distinct()
-        .collect()
-    ]
+    on_date = F.col("ingest_date") == F.lit(ctx.run_date)
+    affected = scores.where(on_date).select("exam_id")
+    graded_from = as_last_read(ctx, NAME, "exams.scores")
+    if graded_from is not None:
+        affected = affected.union(graded_from.where(on_date).select("exam_id"))
+    delivered = [row.exam_id for row in affected.distinct().collect()]
     if not delivered:
         raise DataQualityError(
             f"exams.scores has no rows delivered on {ctx.run_date.isoformat()}: nothing to grade"
@@ -36,7 +41,7 @@ def run(ctx: RunContext) -> JobOutcome:
     # The lookup (one row per exam, subject and distinct score) feeds all three outputs.
     lookup = grade_lookup(score_histogram(exams), scheme).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        rows_in = int(lookup.agg(F.sum("count")).first()[0])
+        rows_in = int(lookup.agg(F.sum("count")).first()[0] or 0)  # 0: every score withdrawn
         predicate = f"exam_id IN ({in_list(delivered)})"
         tables = ctx.tables
         graded = tables.replace_where(
@@ -53,12 +58,12 @@ def run(ctx: RunContext) -> JobOutcome:
     finally:
         lookup.unpersist()
     counts = RowCounts(rows_in=rows_in, written=graded.metric("numOutputRows"))
-    return JobOutcome(counts=counts, commits=(graded, cutoffs, report))
+    return JobOutcome(counts=counts, commits=made(graded, cutoffs, report))
 
 
 JOB = register(
     Job(
-        name="exams.grade",
+        name=NAME,
         inputs=("exams.scores",),
         outputs=("exams.grades", "exams.grade_cutoffs", "exams.school_report"),
         run=run,

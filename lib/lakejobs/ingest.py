@@ -3,6 +3,8 @@
 One ingest run reads the files of one ingest date, validates each line against the source's
 contract and expectation suite, fails before writing if a table-level rule breaks, then makes one
 commit to the quarantine table (the date's slice replaced) and one MERGE into the curated table.
+A re-delivery of a date replaces that date's contribution: keys the date owned and no longer
+delivers are deleted by the same MERGE (`owned_by`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakejobs import runlog
 from lakejobs.contracts import raw_source, table_contract
 from lakejobs.job import JobOutcome, RowCounts, RunContext
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows, validate_table
+from lakejobs.tables import made
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,42 @@ def curated_rows(good: DataFrame, ingest_date: date, run_id: str) -> DataFrame:
     )
 
 
+def as_last_read(ctx: RunContext, job: str, table: str) -> DataFrame | None:
+    """`table` at the version the last successful run of `job` for the run date read, or None.
+
+    What a downstream job computed its outputs from: after a re-delivery, the keys that date
+    delivered before tell which outputs must be recomputed although the keys are gone now.
+    """
+    runs = runlog.read_runs(ctx.spark, ctx.settings)
+    if runs is None:
+        return None
+    last = (
+        runs.where(
+            (F.col("job") == job)
+            & (F.col("run_date") == F.lit(ctx.run_date))
+            & (F.col("status") == "succeeded")
+        )
+        .orderBy(F.desc("finished_at"))
+        .select(F.col("input_versions")[table].alias("version"))
+        .first()
+    )
+    version = (last["version"] or "") if last else ""
+    if not version.startswith("v"):  # never run, or the table was absent then
+        return None
+    location = ctx.tables.location(table_contract(table))
+    return ctx.spark.read.format("delta").option("versionAsOf", int(version[1:])).load(location)
+
+
+def owned_by(run_date: date) -> str:
+    """The rows a delivery of `run_date` replaces as a whole: those it curated last."""
+    return f"ingest_date = DATE'{run_date.isoformat()}'"
+
+
 def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -> JobOutcome:
     """Ingest one date of raw CSV `source` into `target`, bad lines into `quarantine`.
 
     Later deliveries win: a key already curated from a later ingest date is not overwritten
-    by a re-run of an earlier date.
+    by a re-run of an earlier date, nor deleted when the re-run no longer delivers it.
     """
     spec = raw_source(source)
     suite = load_suite(target)
@@ -112,13 +147,15 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
                 ctx.run_id,
             ),
             update_condition="s.ingest_date >= t.ingest_date",
+            owned=owned_by(ctx.run_date),
         )
     finally:
         staged.unpersist()
     counts = RowCounts(
         rows_in=stats.rows_in,
-        written=merged.metric("numSourceRows"),
+        # The source is the delivery plus one tombstone per withdrawn key, each deleting a row.
+        written=merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted"),
         quarantined=quarantined.metric("numOutputRows"),
         duplicates=stats.good - stats.distinct_keys,
     )
-    return JobOutcome(counts=counts, commits=(quarantined, merged))
+    return JobOutcome(counts=counts, commits=made(quarantined, merged))

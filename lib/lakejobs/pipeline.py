@@ -126,6 +126,7 @@ def run_job(
     echo(f"▶ {job.name} for {run_date.isoformat()} (run {record.run_id})")
     spark.sparkContext.setJobGroup(record.run_id, f"lakejobs {job.name} {run_date}")
     started = time.perf_counter()
+    before = ctx.tables.versions(job.output_contracts)  # what a failed run is rolled back to
     try:
         outcome = job.run(ctx)
         record.outcome = outcome
@@ -136,6 +137,7 @@ def run_job(
         record.error = _one_line(exc)
         if debug:
             traceback.print_exc()
+        _roll_back(ctx, job, before, record)
     finally:
         record.finished_at = datetime.now(UTC)
         runlog.append(spark, settings, record)
@@ -148,6 +150,20 @@ def run_job(
     else:
         echo(f"✘ {job.name} failed after {elapsed:.1f}s: {record.error}")
     return record
+
+
+def _roll_back(
+    ctx: RunContext, job: Job, before: Mapping[str, int | None], record: runlog.RunRecord
+) -> None:
+    """A failed run changes nothing: restore the outputs it committed; the error says which."""
+    try:
+        record.rolled_back = ctx.tables.roll_back(job.output_contracts, before, record.run_id)
+    except Exception as exc:  # the run's own error stays the one reported
+        record.error += f"; rolling back failed: {_one_line(exc)}"
+        return
+    if record.rolled_back:
+        restored = ", ".join(f"{t} to v{v}" for t, v in sorted(record.rolled_back.items()))
+        record.error += f" (rolled back: {restored})"
 
 
 def describe_outcome(outcome: JobOutcome | None) -> str:

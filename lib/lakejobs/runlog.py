@@ -39,6 +39,7 @@ class RunRecord:
     finished_at: datetime | None = None
     outcome: JobOutcome | None = None
     error: str | None = None
+    rolled_back: dict[str, int] = field(default_factory=dict)  # table -> version restored to
 
     @property
     def duration_s(self) -> float:

@@ -1,17 +1,36 @@
 """Curated Delta tables: register by contract, then write with one atomic commit per call.
 
 Every write returns the `Commit` it made (version and Delta's own operation metrics), so callers
-can account for rows with what Delta actually wrote instead of counting twice.
+can account for rows with what Delta actually wrote instead of counting twice. The commit is found
+by a tag in its `userMetadata`, never as "the last commit": a write Delta made no commit for
+returns `Commit.none` (all zeros), and another process committing meanwhile is not mistaken for
+it. The tag carries the run id, so `roll_back` restores exactly what a failed run committed.
+Commit conflicts with concurrent writers (Delta's `Concurrent*Exception`) are retried with backoff.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from lakejobs.contracts import TableContract
@@ -23,17 +42,121 @@ class SchemaDriftError(LakejobsError):
     """A DataFrame or an existing table does not match the table contract."""
 
 
+class CommitConflictError(LakejobsError):
+    """Concurrent writers kept conflicting with a commit after every retry."""
+
+
 @dataclass(frozen=True)
 class Commit:
-    """One Delta commit made by lakejobs: the table, its new version, Delta's metrics."""
+    """One Delta commit made by lakejobs: the table, its new version, Delta's metrics.
+
+    A write Delta made no commit for (nothing to change) is `Commit.none`: no version, and every
+    metric is 0, never the numbers of an earlier commit.
+    """
 
     table: str
-    version: int
-    operation: str
-    metrics: Mapping[str, int]
+    version: int | None
+    operation: str = ""
+    metrics: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def none(cls, table: str) -> Commit:
+        return cls(table, None)
+
+    @property
+    def made(self) -> bool:
+        return self.version is not None
 
     def metric(self, name: str) -> int:
         return int(self.metrics.get(name, 0))
+
+
+def made(*commits: Commit) -> tuple[Commit, ...]:
+    """The commits Delta actually made (a write with nothing to change makes none)."""
+    return tuple(commit for commit in commits if commit.made)
+
+
+def _commit_of(contract: TableContract, row: Row) -> Commit:
+    metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
+    return Commit(contract.name, int(row["version"]), row["operation"], metrics)
+
+
+# Commits are tagged `lakejobs:<run id>/<uuid>` in Delta's `userMetadata`: the run id (the Spark
+# job group `run_job` sets) says which run made a commit, the uuid which write.
+_TAG = "lakejobs:"
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_DROP = "_lakejobs_drop"
+
+
+def _new_tag(spark: SparkSession) -> str:
+    run_id = spark.sparkContext.getLocalProperty("spark.jobGroup.id") or "-"
+    return f"{_TAG}{run_id}/{uuid.uuid4().hex}"
+
+
+@contextmanager
+def _user_metadata(spark: SparkSession, tag: str) -> Iterator[None]:
+    """Tag every Delta commit made inside (writes, MERGE, RESTORE, OPTIMIZE alike)."""
+    outer = spark.conf.get(_USER_METADATA, None)
+    spark.conf.set(_USER_METADATA, tag)
+    try:
+        yield
+    finally:
+        if outer is None:
+            spark.conf.unset(_USER_METADATA)
+        else:
+            spark.conf.set(_USER_METADATA, outer)
+
+
+# Another writer committed first: the commit is retried on the new snapshot. Delta raises these
+# only when the other commit really overlaps (same files or partitions read or written).
+CONFLICTS: tuple[type[Exception], ...] = (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
+RETRY_ATTEMPTS = 5
+RETRY_BASE_DELAY_S = 0.5
+T = TypeVar("T")
+
+
+def retry_on_conflict(
+    action: Callable[[], T],
+    table: str,
+    attempts: int = RETRY_ATTEMPTS,
+    base_delay_s: float = RETRY_BASE_DELAY_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `action`, retrying a Delta commit conflict up to `attempts` times in all.
+
+    Waits grow exponentially with jitter (base * 2**n * [1, 2)), so writers that collided do
+    not collide again in lockstep. Any other error is raised at once.
+    """
+    for attempt in range(1, attempts):
+        try:
+            return action()
+        except CONFLICTS:
+            sleep(base_delay_s * 2 ** (attempt - 1) * (1 + random.random()))
+    try:
+        return action()
+    except CONFLICTS as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommitConflictError(
+            f"{table}: concurrent commits conflicted {attempts} times in a row "
+            f"({type(exc).__name__}: {first})"
+        ) from None
+
+
+def _partition_filter(seen: list[Row], partition_by: tuple[str, ...]) -> Column:
+    """`t.p IN (the source's values)` per partition column: MERGE reads only those partitions."""
+    condition = F.lit(True)
+    for column in partition_by:
+        values = sorted({row[column] for row in seen}, key=str)
+        condition = condition & F.col(f"t.`{column}`").isin(values)
+    return condition
 
 
 def conform(df: DataFrame, contract: TableContract) -> DataFrame:
@@ -169,15 +292,54 @@ class CuratedTables:
             )
 
     def last_commit(self, contract: TableContract) -> Commit:
-        row = DeltaTable.forPath(self.spark, self.location(contract)).history(1).first()
-        metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
-        return Commit(contract.name, int(row["version"]), row["operation"], metrics)
+        """The table's newest commit, whoever made it (for reports, never for a write's metrics)."""
+        return _commit_of(
+            contract, DeltaTable.forPath(self.spark, self.location(contract)).history(1).first()
+        )
 
     def version(self, contract: TableContract) -> int | None:
         """Current Delta version, or None if the table was never written."""
         if not self.exists(contract):
             return None
         return self.last_commit(contract).version
+
+    def versions(self, contracts: Iterable[TableContract]) -> dict[str, int | None]:
+        """Current version of each table (None: absent), recorded before a run to roll back to."""
+        return {contract.name: self.version(contract) for contract in contracts}
+
+    def _commit(self, contract: TableContract, step: str, write: Callable[[], object]) -> Commit:
+        """Run `write` (retried on commit conflicts) and return the commit it made, found by tag.
+
+        Each write's commit carries a unique tag in its `userMetadata`, so the commit returned is
+        the one this write made even when other processes commit to the table meanwhile; a write
+        that Delta turned into no commit at all (nothing to change) returns `Commit.none`.
+        """
+        before = self.version(contract)
+        tag = _new_tag(self.spark)
+
+        def attempt() -> None:
+            with described(self.spark, step), _user_metadata(self.spark, tag):
+                write()
+
+        retry_on_conflict(attempt, contract.name)
+        return self._tagged(contract, before, tag) or Commit.none(contract.name)
+
+    def _history_since(self, contract: TableContract, version: int | None) -> list[Row]:
+        """The commits after `version` (all of them when None), newest first."""
+        table = DeltaTable.forPath(self.spark, self.location(contract))
+        newest = table.history(1).first()
+        start = -1 if version is None else version
+        if int(newest["version"]) <= start:
+            return []
+        if int(newest["version"]) == start + 1:
+            return [newest]
+        return table.history(int(newest["version"]) - start).collect()
+
+    def _tagged(self, contract: TableContract, before: int | None, tag: str) -> Commit | None:
+        for row in self._history_since(contract, before):
+            if row["userMetadata"] == tag:
+                return _commit_of(contract, row)
+        return None
 
     def replace_where(self, contract: TableContract, df: DataFrame, predicate: str) -> Commit:
         """Atomically replace the rows matching `predicate` with `df` (Delta `replaceWhere`).
@@ -186,55 +348,137 @@ class CuratedTables:
         rows outside the slice being replaced.
         """
         self.ensure(contract)
-        with described(self.spark, f"write {contract.name}"):
-            (
+        return self._commit(
+            contract,
+            f"write {contract.name}",
+            lambda: (
                 conform(df, contract)
                 .write.format("delta")
                 .mode("overwrite")
                 .option("replaceWhere", predicate)
                 .save(self.location(contract))
-            )
-        return self.last_commit(contract)
+            ),
+        )
 
     def append(self, contract: TableContract, df: DataFrame) -> Commit:
         self.ensure(contract)
-        with described(self.spark, f"write {contract.name}"):
-            conform(df, contract).write.format("delta").mode("append").save(self.location(contract))
-        return self.last_commit(contract)
+        return self._commit(
+            contract,
+            f"write {contract.name}",
+            lambda: (
+                conform(df, contract)
+                .write.format("delta")
+                .mode("append")
+                .save(self.location(contract))
+            ),
+        )
 
     def merge(
         self,
         contract: TableContract,
         df: DataFrame,
         update_condition: str | None = None,
+        *,
+        insert_only: bool = False,
+        owned: str | None = None,
     ) -> Commit:
-        """Upsert `df` on the contract's primary key; `update_condition` guards updates.
+        """Upsert `df` on the contract's primary key in one commit; `update_condition` guards
+        updates, `insert_only` leaves existing keys alone.
 
+        `owned` is a predicate on the table selecting the rows `df` replaces as a whole (a
+        delivery date's rows, `ingest_date = DATE'...'`): those whose key is absent from `df` are
+        deleted in the same commit. They join the source as tombstones rather than through
+        `WHEN NOT MATCHED BY SOURCE`, which makes Delta rewrite every file of the table. The ON
+        clause is limited to the partitions of the source and the tombstones, so a small
+        delivery rewrites only the files of the partitions it touches.
         `df` must hold at most one row per key (deduplicate first), as MERGE requires.
         """
         if not contract.primary_key:
             raise SchemaDriftError(f"{contract.name} has no primary key to merge on")
         self.ensure(contract)
-        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in contract.primary_key)
-        with described(self.spark, f"merge into {contract.name}"):
-            (
-                DeltaTable.forPath(self.spark, self.location(contract))
-                .alias("t")
-                .merge(conform(df, contract).alias("s"), on)
-                .whenMatchedUpdateAll(condition=update_condition)
-                .whenNotMatchedInsertAll()
-                .execute()
+        keys = contract.primary_key
+        source = conform(df, contract)
+        if owned is not None:
+            withdrawn = (
+                self.spark.read.format("delta")
+                .load(self.location(contract))
+                .where(owned)
+                .select(*dict.fromkeys((*keys, *contract.partition_by)))
+                .join(source.select(*keys), list(keys), "left_anti")
             )
-        return self.last_commit(contract)
+            source = source.withColumn(_DROP, F.lit(False)).unionByName(
+                withdrawn.withColumn(_DROP, F.lit(True)), allowMissingColumns=True
+            )
+        source = source.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            wanted = [*contract.partition_by, *([_DROP] if owned is not None else [])]
+            seen = source.select(*wanted).distinct().collect() if wanted else []
+            # Matched-row clauses make Delta rewrite the files of every matched row, so the
+            # tombstone clauses are there only when a key was withdrawn (an insert-only MERGE
+            # of a first delivery then adds files and rewrites none).
+            drops = owned is not None and any(row[_DROP] for row in seen)
+            on = _partition_filter(seen, contract.partition_by)
+            for k in keys:
+                on = on & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
+            columns = {c: f"s.`{c}`" for c in contract.columns}
+            keep = f"NOT s.{_DROP}" if drops else None
+
+            def write() -> None:
+                builder = (
+                    DeltaTable.forPath(self.spark, self.location(contract))
+                    .alias("t")
+                    .merge(source.alias("s"), on)
+                )
+                if drops:
+                    builder = builder.whenMatchedDelete(condition=f"s.{_DROP}")
+                if not insert_only:
+                    guard = " AND ".join(f"({c})" for c in (keep, update_condition) if c)
+                    builder = builder.whenMatchedUpdate(condition=guard or None, set=columns)
+                builder.whenNotMatchedInsert(condition=keep, values=columns).execute()
+
+            return self._commit(contract, f"merge into {contract.name}", write)
+        finally:
+            source.unpersist()
 
     def optimize(self, contract: TableContract, zorder_by: tuple[str, ...] = ()) -> Commit:
         """Compact small files (and optionally Z-order) in one commit."""
         builder = DeltaTable.forPath(self.spark, self.location(contract)).optimize()
-        if zorder_by:
-            builder.executeZOrderBy(*zorder_by)
-        else:
-            builder.executeCompaction()
-        return self.last_commit(contract)
+        return self._commit(
+            contract,
+            f"optimize {contract.name}",
+            (lambda: builder.executeZOrderBy(*zorder_by))
+            if zorder_by
+            else builder.executeCompaction,
+        )
+
+    def roll_back(
+        self, contracts: Iterable[TableContract], before: Mapping[str, int | None], run_id: str
+    ) -> dict[str, int]:
+        """Restore every table that run `run_id` committed to since `before` to that version.
+
+        Each goes back to the version before this run's first commit to it (returned per table),
+        so commits of other runs made before it stay. A table absent before the run goes back to
+        version 0: the empty table `ensure` created from its contract (every write calls
+        `ensure` first), which reads as no rows, as the absent table did. A table another run
+        committed to after this run's first commit is left as it is: restoring it would undo
+        the other run's commit too.
+        """
+        restored: dict[str, int] = {}
+        mine = f"{_TAG}{run_id}/"
+        for contract in contracts:
+            if not self.exists(contract):
+                continue
+            since = self._history_since(contract, before.get(contract.name))[::-1]  # oldest first
+            tags = [row["userMetadata"] or "" for row in since]
+            first = next((i for i, tag in enumerate(tags) if tag.startswith(mine)), None)
+            if first is None or any(not tag.startswith(mine) for tag in tags[first:]):
+                continue
+            target = int(since[first]["version"]) - 1
+            table = DeltaTable.forPath(self.spark, self.location(contract))
+            restore = functools.partial(table.restoreToVersion, target)
+            self._commit(contract, f"roll back {contract.name}", restore)
+            restored[contract.name] = target
+        return restored
 
     def vacuum(self, contract: TableContract, retention_hours: float = 168.0) -> None:
         """Delete files no longer referenced by versions younger than the retention."""

@@ -1,4 +1,6 @@
-"""Curated tables by contract: strict conformance, atomic replaceWhere, guarded MERGE."""
+"""Curated tables by contract: strict conformance, atomic replaceWhere, guarded MERGE, the
+commit a write made (none: zeros), re-deliveries that replace what a date owned, partition-pruned
+MERGE, retry of commit conflicts and roll-back of a failed run."""
 
 from __future__ import annotations
 
@@ -7,12 +9,20 @@ import json
 from datetime import date
 
 import pytest
+from delta.exceptions import ConcurrentAppendException, ConcurrentDeleteReadException
 from pyspark.sql.types import StructType
 
 from lakejobs.contracts import TableContract, parse_type
 from lakejobs.errors import UsageError
 from lakejobs.lake import LakeLayout
-from lakejobs.tables import CuratedTables, SchemaDriftError, conform, described
+from lakejobs.tables import (
+    CommitConflictError,
+    CuratedTables,
+    SchemaDriftError,
+    conform,
+    described,
+    retry_on_conflict,
+)
 
 CONTRACT = TableContract(
     name="unit.events",
@@ -138,3 +148,125 @@ def test_writes_name_their_spark_jobs_after_the_table_and_restore_the_descriptio
         assert context.getLocalProperty(description) == "write unit.events"
         raise RuntimeError("a failed write")
     assert context.getLocalProperty(description) is None
+
+
+def content(spark, tables: CuratedTables) -> set[tuple]:
+    location = tables.location(CONTRACT)
+    return {tuple(r) for r in spark.read.format("delta").load(location).collect()}
+
+
+def test_a_write_that_commits_nothing_reports_zeros_not_the_previous_commit(spark, tmp_path):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    first = tables.replace_where(CONTRACT, frame(spark, [("a", D1, 1)]), "day = '2026-11-01'")
+    assert first.made and first.metric("numOutputRows") == 1
+    empty = tables.replace_where(CONTRACT, frame(spark, []), "day = '2026-11-02'")
+    assert not empty.made and empty.version is None and empty.metric("numOutputRows") == 0
+    nothing_new = tables.merge(CONTRACT, frame(spark, [("a", D1, 5)]), insert_only=True)
+    assert not nothing_new.made and nothing_new.metric("numTargetRowsInserted") == 0
+    assert tables.version(CONTRACT) == first.version
+    assert content(spark, tables) == {("a", D1, 1)}  # insert-only: the existing key kept
+
+
+def test_the_commit_returned_is_the_writes_own_when_another_writer_commits_after_it(
+    spark, tmp_path, monkeypatch
+):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
+    find = CuratedTables._tagged
+
+    def other_writer_first(self, contract, before, tag):  # another process commits meanwhile
+        frame(spark, [("x", D2, 9), ("y", D2, 9), ("z", D2, 9)]).write.format("delta").mode(
+            "append"
+        ).save(self.location(contract))
+        return find(self, contract, before, tag)
+
+    monkeypatch.setattr(CuratedTables, "_tagged", other_writer_first)
+    commit = tables.append(CONTRACT, frame(spark, [("b", D1, 2)]))
+    assert commit.version == 2 and commit.metric("numOutputRows") == 1
+    assert tables.version(CONTRACT) == 3
+
+
+def test_merge_with_owned_deletes_the_keys_a_redelivery_withdrew_and_only_those(spark, tmp_path):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    # 'value' plays the delivery date's part: 1 = D1's delivery, 2 = D2's.
+    tables.append(CONTRACT, frame(spark, [("a", D1, 1), ("b", D1, 1), ("c", D2, 2)]))
+    commit = tables.merge(CONTRACT, frame(spark, [("a", D1, 1)]), owned="value = 1")
+    assert commit.metric("numTargetRowsMatchedDeleted") == 1  # 'b' withdrawn; 'c' is D2's
+    assert content(spark, tables) == {("a", D1, 1), ("c", D2, 2)}
+
+
+def test_a_small_merge_rewrites_only_the_files_of_the_partitions_it_touches(spark, tmp_path):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    days = [date(2026, 11, d) for d in range(1, 9)]
+    tables.append(CONTRACT, frame(spark, [(f"{d}-{i}", d, 1) for d in days for i in range(50)]))
+    files = spark.read.format("delta").load(tables.location(CONTRACT)).inputFiles()
+    in_first_day = [f for f in files if "day=2026-11-01" in f]
+    redelivery = frame(spark, [(f"{days[0]}-0", days[0], 2), (f"{days[0]}-new", days[0], 2)])
+    commit = tables.merge(CONTRACT, redelivery, owned="value = 2")
+    assert (
+        commit.metric("numTargetRowsUpdated") == 1 and commit.metric("numTargetRowsInserted") == 1
+    )
+    assert commit.metric("numTargetFilesRemoved") == len(in_first_day) < len(files)
+    assert commit.metric("numTargetRowsCopied") == 49  # the rest of that day's rows, no other day
+    assert commit.metric("numTargetBytesRemoved") > 0
+    assert len(content(spark, tables)) == 8 * 50 + 1
+
+
+def test_roll_back_restores_what_a_run_committed_and_leaves_other_runs_commits(spark, tmp_path):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    other = dataclasses.replace(CONTRACT, name="unit.other")
+    untouched = dataclasses.replace(CONTRACT, name="unit.untouched")
+    context = spark.sparkContext
+    tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
+    tables.append(untouched, frame(spark, [("u", D1, 1)]))
+    before = tables.versions([CONTRACT, other, untouched])
+    assert before == {"unit.events": 1, "unit.other": None, "unit.untouched": 1}
+    try:
+        context.setJobGroup("unit.job@2026-11-01#run1", "the failing run")
+        tables.merge(CONTRACT, frame(spark, [("a", D1, 10), ("b", D1, 2)]))
+        tables.append(other, frame(spark, [("o", D1, 1)]))
+        context.setJobGroup("unit.job@2026-11-02#run2", "another run")
+        tables.append(untouched, frame(spark, [("v", D2, 2)]))
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    restored = tables.roll_back([CONTRACT, other, untouched], before, "unit.job@2026-11-01#run1")
+    assert restored == {"unit.events": 1, "unit.other": 0}
+    assert content(spark, tables) == {("a", D1, 1)}
+    assert spark.read.format("delta").load(tables.location(other)).isEmpty()
+    assert spark.read.format("delta").load(tables.location(untouched)).count() == 2
+
+
+class Flaky:
+    """An action that raises the given errors in turn, then returns 'done'."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "done"
+
+
+def test_commit_conflicts_are_retried_with_growing_waits():
+    waits: list[float] = []
+    action = Flaky(
+        ConcurrentAppendException("files were added"), ConcurrentDeleteReadException("x")
+    )
+    assert retry_on_conflict(action, "unit.events", base_delay_s=1.0, sleep=waits.append) == "done"
+    assert action.calls == 3 and len(waits) == 2
+    assert 1.0 <= waits[0] < 2.0 <= waits[1] < 4.0
+
+
+def test_conflicts_past_the_retry_budget_fail_with_one_line_and_other_errors_at_once():
+    waits: list[float] = []
+    action = Flaky(*[ConcurrentAppendException("files were added") for _ in range(5)])
+    with pytest.raises(CommitConflictError, match=r"^unit.events: concurrent commits conflicted 3"):
+        retry_on_conflict(action, "unit.events", attempts=3, sleep=waits.append)
+    assert action.calls == 3 and len(waits) == 2
+    broken = Flaky(ValueError("not a conflict"))
+    with pytest.raises(ValueError):
+        retry_on_conflict(broken, "unit.events", sleep=waits.append)
+    assert broken.calls == 1 and len(waits) == 2
