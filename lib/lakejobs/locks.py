@@ -4,8 +4,9 @@ On a local lake the guard is an OS lock (`fcntl.flock`) on `<lake>/_locks/<job>@
 the kernel releases it when its process ends, however it ends (SIGKILL included), so a dead run
 never blocks the next one. The holder writes its pid and start time into the file, so the refusal
 can name them. HDFS and S3 have no such lock: there the pipeline falls back to the run log's
-`running` rows (see `pipeline.run_job`), which is racy (two runs starting within the same second
-can both start) and is documented as such.
+`running` rows (`runlog.running_elsewhere`), which is racy (two runs starting within the same
+second can both start), and a run that died on another host, whose pid cannot be checked from
+here, blocks its job and date until `runlog.STALE_AFTER` after its start.
 
 A process is identified by host, pid and its start time (Linux: boot id and start tick from
 /proc), so a pid reused by an unrelated process after a crash is not taken for the run.

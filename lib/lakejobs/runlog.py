@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from delta.exceptions import DeltaConcurrentModificationException
@@ -43,6 +43,7 @@ from lakejobs.tables import CuratedTables
 RUN_LOG = "lakejobs.job_runs"
 RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
 UPDATE_ATTEMPTS = 8
+STALE_AFTER = timedelta(hours=12)
 T = TypeVar("T")
 
 
@@ -106,9 +107,31 @@ def _frame(spark: SparkSession, record: RunRecord) -> DataFrame:
     return spark.createDataFrame([record.as_row()], schema=table_contract(RUN_LOG).schema)
 
 
+def _upgrade(spark: SparkSession, location: str) -> None:
+    """Bring a run log written before start rows existed up to the contract: add the process
+    columns, and allow null `finished_at`/`duration_s` (a running row has neither)."""
+    if location in _UPGRADED or not DeltaTable.isDeltaTable(spark, location):
+        return
+    contract = table_contract(RUN_LOG)
+    fields = {f.name: f for f in spark.read.format("delta").load(location).schema.fields}
+    if any(name not in fields for name in contract.columns):
+        empty = spark.createDataFrame([], contract.schema)
+        empty.write.format("delta").mode("append").option("mergeSchema", "true").save(location)
+    quoted = location.replace("`", "``")
+    for column in ("finished_at", "duration_s"):
+        if not fields[column].nullable:
+            spark.sql(f"ALTER TABLE delta.`{quoted}` ALTER COLUMN {column} DROP NOT NULL")
+    _UPGRADED.add(location)
+
+
+_UPGRADED: set[str] = set()
+
+
 def start(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
     """The run's first row, `running`: a blind append, so concurrent runs never conflict."""
-    _tables(spark, settings).append(table_contract(RUN_LOG), _frame(spark, record))
+    tables = _tables(spark, settings)
+    _upgrade(spark, tables.location(table_contract(RUN_LOG)))
+    tables.append(table_contract(RUN_LOG), _frame(spark, record))
 
 
 def _retried(action: Callable[[], T]) -> T:
@@ -119,7 +142,8 @@ def _retried(action: Callable[[], T]) -> T:
         except DeltaConcurrentModificationException as exc:
             if attempt == UPDATE_ATTEMPTS:
                 raise LakejobsError(
-                    f"{RUN_LOG}: still conflicting after {attempt} attempts: {exc.getMessage()}"
+                    f"{RUN_LOG}: still conflicting after {attempt} attempts: "
+                    f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
                 ) from None
             time.sleep(random.uniform(0.1, 0.5) * attempt)
     raise AssertionError("unreachable")
@@ -188,22 +212,27 @@ def mark_abandoned(spark: SparkSession, settings: Settings) -> list[str]:
 def running_elsewhere(
     spark: SparkSession, settings: Settings, job: str, run_date: date
 ) -> tuple[int | None, str] | None:
-    """(pid, start time) of a `running` row of `job` for `run_date`, or None: the same-run guard
-    of lakes without OS locks (HDFS, S3), to be asked after `mark_abandoned`."""
+    """(pid, start time) of a live `running` run of `job` for `run_date`, or None: the same-run
+    guard of lakes without OS locks (HDFS, S3), asked after `mark_abandoned`. A run on another
+    host cannot be checked, so its row counts only for `STALE_AFTER` after its start: a crashed
+    run there blocks its job and date for at most that long."""
     runs = read_runs(spark, settings)
     if runs is None:
         return None
-    row = (
+    rows = (
         runs.where(
             (F.col("job") == job)
             & (F.col("run_date") == F.lit(run_date))
             & (F.col("status") == RUNNING)
+            & (F.col("started_at") > F.lit((datetime.now(UTC) - STALE_AFTER).replace(tzinfo=None)))
         )
         .orderBy("started_at")
         .select("pid", "started_at")
-        .first()
+        .collect()
     )
-    return None if row is None else (row["pid"], f"{row['started_at']:%Y-%m-%d %H:%M:%S} UTC")
+    if not rows:
+        return None
+    return rows[0]["pid"], f"{rows[0]['started_at']:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def read_runs(spark: SparkSession, settings: Settings) -> DataFrame | None:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -112,7 +112,7 @@ def test_a_run_has_a_running_row_while_it_runs_and_one_final_row_after(spark, la
 
 HANGING_RUN = """
 import dataclasses, json, pathlib, sys, time
-from datetime import date
+from datetime import date, datetime
 from jobs.exams import ingest_scores
 from lakejobs.config import Settings
 from lakejobs.pipeline import run_job
@@ -226,3 +226,41 @@ def test_a_second_run_of_the_same_job_and_date_refuses_in_one_line(spark, lake, 
     log = run_log(spark, lake)
     assert list(log) == [record.run_id] and log[record.run_id]["status"] == "succeeded"
     assert table(spark, lake, "lakejobs.job_runs").where(F.col("pid") != os.getpid()).isEmpty()
+
+
+def test_a_run_log_from_before_start_rows_is_upgraded_in_place(spark, lake):
+    from delta.tables import DeltaTable
+    from pyspark.sql.types import StructType
+
+    contract = table_contract("lakejobs.job_runs")
+    new = ("host", "pid", "process_start")
+    old = StructType(
+        [
+            dataclasses.replace(f, nullable=False) if f.name in ("finished_at", "duration_s") else f
+            for f in contract.schema.fields
+            if f.name not in new
+        ]
+    )
+    location = CuratedTables(spark, LakeLayout(settings_for(lake).lake)).location(contract)
+    DeltaTable.createIfNotExists(spark).location(location).addColumns(old).execute()
+    when = datetime(2026, 11, 19, 1, 0)
+    old_row = {
+        "run_id": "old-run",
+        "job": "exams.grade",
+        "run_date": date(2026, 11, 19),
+        "params": "{}",
+        "status": "succeeded",
+        "started_at": when,
+        "finished_at": when,
+        "duration_s": 1.0,
+        "input_versions": {},
+        "output_versions": {},
+    }
+    spark.createDataFrame([old_row], old).write.format("delta").mode("append").save(location)
+
+    record = run_job(spark, settings_for(lake), ingest_scores.JOB, RUN_DATE, **QUIET)
+    log = run_log(spark, lake)
+    assert log["old-run"]["host"] is None and log["old-run"]["status"] == "succeeded"
+    assert log[record.run_id]["status"] == "succeeded" and log[record.run_id]["pid"] == os.getpid()
+    upgraded = {f.name: f.nullable for f in table(spark, lake, "lakejobs.job_runs").schema.fields}
+    assert upgraded["finished_at"] and upgraded["duration_s"] and "process_start" in upgraded
