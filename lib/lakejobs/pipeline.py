@@ -223,6 +223,10 @@ def _execute(
         record.error = _one_line(exc)
         if debug:
             traceback.print_exc()
+    except BaseException as exc:  # Ctrl-C, SystemExit: the row says so, then it goes on up
+        record.status = runlog.FAILED
+        record.error = f"interrupted: {_one_line(exc)}"
+        raise
     finally:
         record.finished_at = datetime.now(UTC)
         runlog.finish(spark, settings, record)
