@@ -136,8 +136,12 @@ run_job(build_session(settings), settings, job, date(2026, 11, 20), echo=lambda 
 def test_a_run_killed_after_committing_is_marked_abandoned_by_the_next_run(spark, lake, tmp_path):
     marker = tmp_path / "committed"
     conf = dict(TEST_SETTINGS.spark_conf)
+    # A file, not `python -c`: pyspark takes a __main__ without __file__ for its own doctests
+    # and exits when pyspark.sql.connect is imported.
+    script = tmp_path / "hanging_run.py"
+    script.write_text(HANGING_RUN, encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-c", HANGING_RUN, str(lake), str(marker), json.dumps(conf)],
+        [sys.executable, str(script), str(lake), str(marker), json.dumps(conf)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
