@@ -20,23 +20,30 @@ from jobs.ads.transforms import (
     D7_DAYS,
     DEFAULT_ROAS_FLOOR,
     campaign_roas,
-    float_param,
     paid_in_usd,
     refresh_dates,
 )
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
-from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
+from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.quality import load_suite, validate_table
 from lakejobs.sql import in_list
 from lakejobs.tables import made
 
 TARGET = "ads.campaign_roas_daily"
+ROAS_FLOOR = Param(
+    "roas_floor",
+    "float",
+    "ROAS below this flags a campaign day",
+    default=DEFAULT_ROAS_FLOOR,
+    low=0.0,
+    high=1e6,
+)
 
 
 def run(ctx: RunContext) -> JobOutcome:
-    floor = float_param("roas_floor", ctx.param("roas_floor", str(DEFAULT_ROAS_FLOOR)), 0.0, 1e6)
+    floor = float(ctx.params["roas_floor"])
     spend = ctx.read_table("ads.spend_daily")
     installs = ctx.read_table("ads.installs")
     payments = ctx.read_table("ads.payments")
@@ -78,6 +85,7 @@ JOB = register(
         outputs=(TARGET,),
         run=run,
         description="Daily campaign spend, CPI, D7 cohort revenue and ROAS, flagged below the floor.",
+        params=(ROAS_FLOOR,),
     )
 )
 

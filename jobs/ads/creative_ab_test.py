@@ -13,21 +13,27 @@ from collections import defaultdict
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from jobs.ads.transforms import DEFAULT_SIGNIFICANCE, creative_ab_test, float_param, slice_predicate
+from jobs.ads.transforms import DEFAULT_SIGNIFICANCE, creative_ab_test, slice_predicate
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
-from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
+from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.quality import load_suite, validate_table
 from lakejobs.tables import made
 
 TARGET = "ads.creative_ab_test"
+SIGNIFICANCE = Param(
+    "significance",
+    "float",
+    "two-sided p-value below which a variant wins or loses",
+    default=DEFAULT_SIGNIFICANCE,
+    low=1e-12,
+    high=0.5,
+)
 
 
 def run(ctx: RunContext) -> JobOutcome:
-    significance = float_param(
-        "significance", ctx.param("significance", str(DEFAULT_SIGNIFICANCE)), 1e-12, 0.5
-    )
+    significance = float(ctx.params["significance"])
     spend = ctx.read_table("ads.spend_daily")
     campaigns: dict[str, set[str]] = defaultdict(set)
     delivered = spend.where(F.col("ingest_date") == F.lit(ctx.run_date))
@@ -61,6 +67,7 @@ JOB = register(
         outputs=(TARGET,),
         run=run,
         description="Creative A/B tests: CTR per variant, z-test p-value against control, winner.",
+        params=(SIGNIFICANCE,),
     )
 )
 

@@ -16,7 +16,6 @@ from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 from pyspark.sql.window import Window
 
 from lakejobs.contracts import RawSource
-from lakejobs.errors import UsageError
 from lakejobs.lake import MALFORMED, RAW_RECORD, SOURCE_FILE
 from lakejobs.quality import QUARANTINED, REASONS
 from lakejobs.sql import in_list, string_literal
@@ -34,17 +33,6 @@ CONTROL_SUFFIX = "-A"
 DEFAULT_ROAS_FLOOR = 1.0
 DEFAULT_SIGNIFICANCE = 0.05
 BOOKKEEPING = (SOURCE_FILE, RAW_RECORD, MALFORMED, REASONS, QUARANTINED)
-
-
-def float_param(name: str, text: str, low: float, high: float) -> float:
-    """A job parameter as a float within [low, high], or a one-line `UsageError`."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise UsageError(f"invalid {name} {text!r}: expected a number from {low} to {high}")
-    return value
 
 
 def slice_predicate(column: str, values_by_media: Mapping[str, Iterable[str]]) -> str:

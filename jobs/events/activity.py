@@ -14,9 +14,8 @@ from pyspark.sql import functions as F
 
 from jobs.events.transforms import daily_active_users, retention, touched_cohorts
 from lakejobs.contracts import table_contract
-from lakejobs.errors import UsageError
 from lakejobs.ingest import as_last_read
-from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
+from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list
 from lakejobs.tables import made
@@ -27,15 +26,14 @@ MAX_RETENTION_DAYS = 366
 NAME = "events.activity"
 
 
-def retention_days(ctx: RunContext) -> int:
-    """The `retention_days` parameter (last day_n, default 30), validated."""
-    text = ctx.param("retention_days", "30")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_DAYS:
-        raise UsageError(
-            f"invalid retention_days {text!r}: expected a whole number from 1 to "
-            f"{MAX_RETENTION_DAYS}"
-        )
-    return int(text)
+RETENTION_DAYS = Param(
+    "retention_days",
+    "int",
+    "last day_n of the retention curve",
+    default=30,
+    low=1,
+    high=MAX_RETENTION_DAYS,
+)
 
 
 def _with_run(df: DataFrame, run_id: str) -> DataFrame:
@@ -43,7 +41,7 @@ def _with_run(df: DataFrame, run_id: str) -> DataFrame:
 
 
 def run(ctx: RunContext) -> JobOutcome:
-    max_day = retention_days(ctx)
+    max_day = int(ctx.params["retention_days"])
     # The three columns every step reads, scanned once (retention needs every user's history).
     events = ctx.read_table("events.events").select("user_key", "event_date", "ingest_date")
     events = events.persist(StorageLevel.MEMORY_AND_DISK)
@@ -88,6 +86,7 @@ JOB = register(
         outputs=(DAU, RETENTION),
         run=run,
         description="Recompute daily active users and cohort retention for the dates and cohorts a delivery touched.",
+        params=(RETENTION_DAYS,),
     )
 )
 

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.events.transforms import RAW_JSON_SCHEMA, canonical_events, curated_events
+from lakejobs.config import Settings
 from lakejobs.contracts import TableContract, raw_source, table_contract
 from lakejobs.ingest import batch_stats, drop_duplicates, owned_by, quarantine_rows
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
@@ -36,6 +37,11 @@ def already_curated(ctx: RunContext, contract: TableContract, batch: DataFrame) 
         return 0
     existing = ctx.read_table(contract.name).select(*contract.primary_key)
     return batch.join(existing, list(contract.primary_key), "left_semi").count()
+
+
+def require_key(settings: Settings) -> None:
+    """Preflight: the pseudonym key is set and long enough (checked again when it is used)."""
+    load_key()
 
 
 def run(ctx: RunContext) -> JobOutcome:
@@ -83,6 +89,7 @@ JOB = register(
         outputs=(TARGET, QUARANTINE),
         run=run,
         description="Validate, deduplicate (across deliveries) and pseudonymise raw service events.",
+        preflight=(require_key,),
     )
 )
 

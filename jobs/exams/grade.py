@@ -13,19 +13,34 @@ from pyspark.sql import functions as F
 
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
-from lakejobs.grading import get_scheme, grade_cutoffs, grade_lookup, grade_rows, score_histogram
+from lakejobs.grading import (
+    get_scheme,
+    grade_cutoffs,
+    grade_lookup,
+    grade_rows,
+    load_schemes,
+    score_histogram,
+)
 from lakejobs.grading import school_report as school_report_of
 from lakejobs.ingest import as_last_read
-from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
+from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list
 from lakejobs.tables import made
 
 NAME = "exams.grade"
 
+SCHEME = Param(
+    "scheme",
+    "str",
+    "grading scheme (schemas/grading_schemes.json); default: the profile's grading_scheme",
+    default=lambda settings: settings.grading_scheme,
+    choices=lambda: tuple(load_schemes()),
+)
+
 
 def run(ctx: RunContext) -> JobOutcome:
-    scheme = get_scheme(ctx.param("scheme", ctx.settings.grading_scheme))
+    scheme = get_scheme(str(ctx.params["scheme"]))
     scores = ctx.read_table("exams.scores")
     on_date = F.col("ingest_date") == F.lit(ctx.run_date)
     affected = scores.where(on_date).select("exam_id")
@@ -68,6 +83,7 @@ JOB = register(
         outputs=("exams.grades", "exams.grade_cutoffs", "exams.school_report"),
         run=run,
         description="Grade every exam delivered on the run date: grades, cut-offs, school report.",
+        params=(SCHEME,),
     )
 )
 

@@ -95,12 +95,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, target: str, run_date: date, args: argparse.Namespace):
-    from lakejobs.pipeline import run_jobs, select_jobs
+    from lakejobs.pipeline import preflight, run_jobs, select_jobs
 
     selected = select_jobs(target)
+    params = dict(getattr(args, "param", None) or [])
+    preflight(selected, params, settings)  # params, secrets: before the JVM starts
     _require_local_lake(settings)
     spark = _session(settings)
-    params = dict(getattr(args, "param", None) or [])
     force = bool(getattr(args, "force", False))
     return spark, run_jobs(
         spark, settings, selected, run_date, params, debug=args.debug, force=force
@@ -411,15 +412,17 @@ def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def handler(args: argparse.Namespace) -> int:
-        from lakejobs.pipeline import run_jobs
+        from lakejobs.pipeline import preflight, run_jobs
 
         settings = _settings(args)
+        run_date = parse_date(args.date)
+        preflight([job], dict(args.param or []), settings)  # before the JVM starts
         spark = _session(settings)
         result = run_jobs(
             spark,
             settings,
             [job],
-            parse_date(args.date),
+            run_date,
             dict(args.param or []),
             debug=args.debug,
             force=args.force,

@@ -8,8 +8,9 @@ and a `run(ctx)` function that reads through the context, calls pure transforms 
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,6 +24,67 @@ from lakejobs.tables import Commit, CuratedTables
 
 _JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _DATASET = re.compile(r"^(raw|[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*$")
+_PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+PARAM_TYPES = ("str", "int", "float")
+ParamValue = str | int | float
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared job parameter: parsed and checked from `--param name=text` before Spark starts.
+
+    `choices` (allowed values) and `default` may be callables, read when a run resolves its
+    params: a scheme list comes from a file, a default from the profile's settings.
+    """
+
+    name: str
+    type: str
+    help: str
+    default: ParamValue | Callable[[Settings], ParamValue]
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        if not _PARAM_NAME.match(self.name):
+            raise UsageError(f"invalid param name {self.name!r}")
+        if self.type not in PARAM_TYPES:
+            raise UsageError(f"param {self.name}: type must be one of {', '.join(PARAM_TYPES)}")
+
+    def allowed(self) -> tuple[str, ...] | None:
+        if self.choices is None:
+            return None
+        return tuple(self.choices() if callable(self.choices) else self.choices)
+
+    def parse(self, text: str) -> ParamValue:
+        """The typed value of `text`, or a one-line `UsageError` saying what is expected."""
+        if self.type == "int":
+            value: ParamValue | None = int(text) if re.fullmatch(r"-?[0-9]+", text) else None
+            expected = "a whole number"
+        elif self.type == "float":
+            try:
+                value = float(text)
+            except ValueError:
+                value = None
+            value = None if value is None or not math.isfinite(value) else value
+            expected = "a number"
+        else:
+            value, expected = text, "a value"
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        if self.type != "str" and (value is None or not low <= value <= high):
+            bounds = f" from {low} to {high}" if math.isfinite(low - high) else ""
+            raise UsageError(f"invalid {self.name} {text!r}: expected {expected}{bounds}")
+        allowed = self.allowed()
+        if allowed is not None and text not in allowed:
+            raise UsageError(
+                f"invalid {self.name} {text!r}: expected one of {', '.join(sorted(allowed))}"
+            )
+        return value
+
+    def default_for(self, settings: Settings) -> ParamValue:
+        value = self.default(settings) if callable(self.default) else self.default
+        return self.parse(str(value))  # a bad default (profile setting) fails like bad input
 
 
 @dataclass(frozen=True)
@@ -59,7 +121,7 @@ class RunContext:
     settings: Settings
     run_date: date
     run_id: str
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
 
     @property
     def layout(self) -> LakeLayout:
@@ -68,9 +130,6 @@ class RunContext:
     @property
     def tables(self) -> CuratedTables:
         return CuratedTables(self.spark, self.layout)
-
-    def param(self, name: str, default: str) -> str:
-        return self.params.get(name, default)
 
     def raw_dir(self, source: str) -> str:
         return self.layout.raw_dir(source, self.run_date)
@@ -90,6 +149,9 @@ class Job:
     outputs: tuple[str, ...]
     run: Callable[[RunContext], JobOutcome]
     description: str
+    params: tuple[Param, ...] = ()
+    # Checks that need no data (a secret present and long enough): run before Spark starts.
+    preflight: tuple[Callable[[Settings], None], ...] = ()
 
     def __post_init__(self) -> None:
         if not _JOB_NAME.match(self.name):
@@ -99,6 +161,9 @@ class Job:
                 raise UsageError(f"job {self.name}: invalid dataset name {dataset!r}")
         for output in self.outputs:
             table_contract(output)  # every output has a contract, or the job cannot be defined
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise UsageError(f"job {self.name}: a param is declared twice")
 
     @property
     def domain(self) -> str:
@@ -107,3 +172,18 @@ class Job:
     @property
     def output_contracts(self) -> tuple[TableContract, ...]:
         return tuple(table_contract(o) for o in self.outputs)
+
+    def resolve_params(self, given: Mapping[str, str], settings: Settings) -> dict[str, ParamValue]:
+        """Every declared param, typed: the given text parsed, the others their default.
+
+        A key this job does not declare is an error (a typo must not run with the default).
+        """
+        declared = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            takes = ", ".join(sorted(declared)) or "no params"
+            raise UsageError(f"unknown --param {', '.join(unknown)} ({self.name} takes: {takes})")
+        return {
+            name: param.parse(given[name]) if name in given else param.default_for(settings)
+            for name, param in sorted(declared.items())
+        }

@@ -12,7 +12,8 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from graphlib import CycleError, TopologicalSorter
@@ -22,7 +23,8 @@ from pyspark.sql import SparkSession
 from lakejobs import runlog
 from lakejobs.config import Settings
 from lakejobs.errors import LakejobsError, UsageError
-from lakejobs.job import Job, JobOutcome, RunContext
+from lakejobs.job import Job, JobOutcome, ParamValue, RunContext
+from lakejobs.locks import refusal, run_lock
 
 NIGHTLY = "nightly"
 _REGISTRY: dict[str, Job] = {}
@@ -47,19 +49,64 @@ def registry() -> dict[str, Job]:
 
 
 def execution_order(selected: Iterable[Job]) -> list[Job]:
-    """Jobs sorted so that every job runs after the jobs producing its inputs."""
+    """Jobs sorted so that every job runs after the jobs producing its inputs.
+
+    Among jobs ready at the same time, names decide (`static_order` follows set order, which
+    changes between processes with hash randomisation): the same selection, the same order.
+    """
     selected = list(selected)
     producers = {output: job.name for job in selected for output in job.outputs}
     graph = {
         job.name: {producers[i] for i in job.inputs if i in producers and producers[i] != job.name}
         for job in selected
     }
+    sorter = TopologicalSorter(graph)
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        sorter.prepare()
     except CycleError as exc:
         raise UsageError(f"job graph has a cycle: {' -> '.join(exc.args[1])}") from None
+    order: list[str] = []
+    ready = sorted(sorter.get_ready())
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        sorter.done(name)
+        ready = sorted((*ready, *sorter.get_ready()))
     by_name = {job.name: job for job in selected}
     return [by_name[name] for name in order]
+
+
+def resolve_params(
+    selected: Iterable[Job], given: Mapping[str, str], settings: Settings
+) -> dict[str, dict[str, ParamValue]]:
+    """Each job's typed params; a key no selected job declares is an error (a typo, or a param
+    of a job not selected), so nothing runs with a silently ignored value."""
+    selected = list(selected)
+    declared = {p.name for job in selected for p in job.params}
+    unknown = sorted(set(given) - declared)
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "no params"
+        raise UsageError(f"unknown --param {', '.join(unknown)} (the selected jobs take: {takes})")
+    return {
+        job.name: job.resolve_params(
+            {k: v for k, v in given.items() if k in {p.name for p in job.params}}, settings
+        )
+        for job in selected
+    }
+
+
+def preflight(
+    selected: Iterable[Job], given: Mapping[str, str], settings: Settings
+) -> dict[str, dict[str, ParamValue]]:
+    """What can be checked without data, before Spark starts: params, then each job's own
+    checks (secrets). Returns the resolved params; raises `UsageError`. (The CLI checks that a
+    local lake exists; an HDFS/S3 lake is reachable only through Hadoop, i.e. once Spark runs.)"""
+    selected = list(selected)
+    resolved = resolve_params(selected, given, settings)
+    for job in selected:
+        for check in job.preflight:
+            check(settings)
+    return resolved
 
 
 def select_jobs(target: str) -> list[Job]:
@@ -96,6 +143,27 @@ def _default_echo(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+@contextmanager
+def _one_at_a_time(
+    spark: SparkSession, settings: Settings, job: Job, run_date: date
+) -> Iterator[None]:
+    """Hold the job+date guard for the run, after marking dead runs abandoned.
+
+    A local lake uses an OS lock (`lakejobs.locks`); other lakes have none, so a live
+    `running` row of the same job and date in the run log refuses the run instead (racy).
+    """
+    runlog.mark_abandoned(spark, settings)
+    if settings.lake_is_local:
+        guard = run_lock(settings.local_lake_path, job.name, run_date)
+    else:
+        holder = runlog.running_elsewhere(spark, settings, job.name, run_date)
+        if holder is not None:
+            raise refusal(job.name, run_date, *holder)
+        guard = nullcontext()
+    with guard:
+        yield
+
+
 def run_job(
     spark: SparkSession,
     settings: Settings,
@@ -108,44 +176,68 @@ def run_job(
 ) -> runlog.RunRecord | None:
     """Run one job: time it, check its row accounting, record it in the run log.
 
-    Returns None when the job is skipped because an earlier run for the same date already
-    succeeded on exactly the same inputs (unless `force`).
+    `params` is the `--param` text; the job's declared params are resolved from it (typed,
+    defaults filled in) and are part of the skip key. Returns None when the job is skipped
+    because the latest successful run for the same date read the same inputs with the same
+    params (unless `force`). Raises `RunRefused` when another live process runs the same job
+    and date: a refused run is not a run, so it leaves no row in the run log.
     """
-    params = dict(params or {})
-    inputs = runlog.input_versions(spark, settings, job, run_date)
-    if not force:
-        earlier = runlog.previous_success(spark, settings, job.name, run_date, inputs)
-        if earlier:
-            echo(
-                f"⏭ {job.name} for {run_date.isoformat()}: done by {earlier} on the same inputs "
-                "(--force re-runs it)"
-            )
-            return None
-    record = runlog.RunRecord(new_run_id(job.name, run_date), job.name, run_date, params, inputs)
-    ctx = RunContext(spark, settings, run_date, record.run_id, params)
-    echo(f"▶ {job.name} for {run_date.isoformat()} (run {record.run_id})")
-    spark.sparkContext.setJobGroup(record.run_id, f"lakejobs {job.name} {run_date}")
+    resolved = job.resolve_params(dict(params or {}), settings)
+    with _one_at_a_time(spark, settings, job, run_date):
+        inputs = runlog.input_versions(spark, settings, job, run_date)
+        if not force:
+            earlier = runlog.previous_success(spark, settings, job.name, run_date, inputs, resolved)
+            if earlier:
+                echo(
+                    f"⏭ {job.name} for {run_date.isoformat()}: done by {earlier} on the same "
+                    "inputs and params (--force re-runs it)"
+                )
+                return None
+        record = runlog.RunRecord(
+            new_run_id(job.name, run_date), job.name, run_date, resolved, inputs
+        )
+        runlog.start(spark, settings, record)  # from here on, the run has a row
+        return _execute(spark, settings, job, record, echo, debug)
+
+
+def _execute(
+    spark: SparkSession,
+    settings: Settings,
+    job: Job,
+    record: runlog.RunRecord,
+    echo: Echo,
+    debug: bool,
+) -> runlog.RunRecord:
+    """Run the job of a started `record` and write its final row, whatever happens."""
+    ctx = RunContext(spark, settings, record.run_date, record.run_id, record.params)
+    echo(f"▶ {job.name} for {record.run_date.isoformat()} (run {record.run_id})")
+    spark.sparkContext.setJobGroup(record.run_id, f"lakejobs {job.name} {record.run_date}")
     started = time.perf_counter()
     before = ctx.tables.versions(job.output_contracts)  # what a failed run is rolled back to
     try:
         outcome = job.run(ctx)
         record.outcome = outcome
         outcome.counts.check(job.name)
-        record.status = "succeeded"
+        record.status = runlog.SUCCEEDED
     except Exception as exc:  # recorded and reported; the caller decides what fails
-        record.status = "failed"
+        record.status = runlog.FAILED
         record.error = _one_line(exc)
         if debug:
             traceback.print_exc()
         _roll_back(ctx, job, before, record)
+    except BaseException as exc:  # Ctrl-C, SystemExit: the row says so, then it goes on up
+        record.status = runlog.FAILED
+        record.error = f"interrupted: {_one_line(exc)}"
+        _roll_back(ctx, job, before, record)
+        raise
     finally:
         record.finished_at = datetime.now(UTC)
-        runlog.append(spark, settings, record)
+        runlog.finish(spark, settings, record)
         # Spark work done after this run (the next job, a notebook cell) is not this run's.
         for key in ("spark.jobGroup.id", "spark.job.description"):
             spark.sparkContext.setLocalProperty(key, None)
     elapsed = time.perf_counter() - started
-    if record.status == "succeeded":
+    if record.status == runlog.SUCCEEDED:
         echo(f"✔ {job.name} in {elapsed:.1f}s: {describe_outcome(record.outcome)}")
     else:
         echo(f"✘ {job.name} failed after {elapsed:.1f}s: {record.error}")
@@ -202,9 +294,12 @@ def run_jobs(
 ) -> PipelineResult:
     """Run jobs in dependency order; a failed job's downstream jobs are skipped, others go on.
 
-    Jobs that already succeeded on the same inputs are skipped, so re-running the same command
-    after a failure resumes where it stopped.
+    Jobs that already succeeded on the same inputs and params are skipped, so re-running the
+    same command after a failure resumes where it stopped. `params` are checked against every
+    selected job before the first one starts. A job refused because another process runs it
+    (`RunRefused`) stops the pipeline: the jobs done so far keep their rows.
     """
+    resolve_params(selected, dict(params or {}), settings)  # a bad key fails before any job
     records: list[runlog.RunRecord] = []
     skipped: list[str] = []
     up_to_date: list[str] = []
@@ -216,7 +311,8 @@ def run_jobs(
             skipped.append(job.name)
             broken.update(job.outputs)
             continue
-        record = run_job(spark, settings, job, run_date, params, echo, debug, force)
+        own = {k: v for k, v in (params or {}).items() if k in {p.name for p in job.params}}
+        record = run_job(spark, settings, job, run_date, own, echo, debug, force)
         if record is None:
             up_to_date.append(job.name)
             continue

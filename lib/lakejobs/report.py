@@ -87,7 +87,7 @@ def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = 
                 r["job"],
                 str(r["run_date"]),
                 r["status"],
-                f"{r['duration_s']:.1f}",
+                "-" if r["duration_s"] is None else f"{r['duration_s']:.1f}",  # running
                 number(r["rows_in"]),
                 number(r["rows_written"]),
                 number(r["rows_quarantined"]),

@@ -1,28 +1,55 @@
 """The run log `lakejobs.job_runs`: one row per job run, and the questions asked of it.
 
 Each row records what the run read (`input_versions`: the Delta version of each input table, a
-fingerprint of each raw delivery) so that a later run with the same inputs can be skipped.
+fingerprint of each raw delivery) and its resolved params, so that a later run with the same
+inputs and params can be skipped.
+
+A run's row is written when it starts (`running`, with host, pid and the process's start
+token) and updated in place when it ends (`succeeded`/`failed`), or by a later run that finds
+its process gone (`abandoned`). So a killed run still has a row, and every `run_id` found in a
+table is in the log. Updated in place rather than append-only with "latest row per run_id" for
+readers: the table keeps exactly one row per `run_id` for every reader, including those that
+read it without lakejobs (DuckDB, pandas, BI over the Thrift server). The start is a blind
+append, which never conflicts; the update is a MERGE on `run_id`, which conflicts with any
+concurrent commit to this unpartitioned table, so it is retried a bounded number of times on
+Delta's concurrent-modification errors (the log is tiny: a retry costs well under a second).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
+from delta.exceptions import DeltaConcurrentModificationException
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import Row
 
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
-from lakejobs.job import Job, JobOutcome
+from lakejobs.errors import LakejobsError
+from lakejobs.job import Job, JobOutcome, ParamValue
 from lakejobs.lake import HadoopFS, LakeLayout
+from lakejobs.locks import Process
 from lakejobs.tables import CuratedTables
 
 RUN_LOG = "lakejobs.job_runs"
+RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
+UPDATE_ATTEMPTS = 8
+STALE_AFTER = timedelta(hours=12)
+T = TypeVar("T")
+
+
+def params_json(params: Mapping[str, ParamValue]) -> str:
+    """The canonical text of resolved params: what the skip key compares."""
+    return json.dumps(dict(params), sort_keys=True)
 
 
 @dataclass
@@ -32,14 +59,15 @@ class RunRecord:
     run_id: str
     job: str
     run_date: date
-    params: Mapping[str, str]
+    params: Mapping[str, ParamValue]
     input_versions: Mapping[str, str] = field(default_factory=dict)
-    status: str = "running"
+    status: str = RUNNING
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     outcome: JobOutcome | None = None
     error: str | None = None
     rolled_back: dict[str, int] = field(default_factory=dict)  # table -> version restored to
+    process: Process = field(default_factory=Process.current)
 
     @property
     def duration_s(self) -> float:
@@ -52,11 +80,11 @@ class RunRecord:
             run_id=self.run_id,
             job=self.job,
             run_date=self.run_date,
-            params=json.dumps(dict(self.params), sort_keys=True),
+            params=params_json(self.params),
             status=self.status,
             started_at=self.started_at.replace(tzinfo=None),
-            finished_at=(self.finished_at or datetime.now(UTC)).replace(tzinfo=None),
-            duration_s=round(self.duration_s, 3),
+            finished_at=self.finished_at.replace(tzinfo=None) if self.finished_at else None,
+            duration_s=round(self.duration_s, 3) if self.finished_at else None,
             rows_in=counts.rows_in if counts else None,
             rows_written=counts.written if counts else None,
             rows_quarantined=counts.quarantined if counts else None,
@@ -66,6 +94,9 @@ class RunRecord:
                 {c.table: c.version for c in self.outcome.commits} if self.outcome else None
             ),
             error=self.error,
+            host=self.process.host,
+            pid=self.process.pid,
+            process_start=self.process.start,
         )
 
 
@@ -73,10 +104,136 @@ def _tables(spark: SparkSession, settings: Settings) -> CuratedTables:
     return CuratedTables(spark, LakeLayout(settings.lake))
 
 
-def append(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
+def _frame(spark: SparkSession, record: RunRecord) -> DataFrame:
+    return spark.createDataFrame([record.as_row()], schema=table_contract(RUN_LOG).schema)
+
+
+def _upgrade(spark: SparkSession, location: str) -> None:
+    """Bring a run log written before start rows existed up to the contract: add the process
+    columns, and allow null `finished_at`/`duration_s` (a running row has neither)."""
+    if location in _UPGRADED or not DeltaTable.isDeltaTable(spark, location):
+        return
     contract = table_contract(RUN_LOG)
-    frame = spark.createDataFrame([record.as_row()], schema=contract.schema)
-    _tables(spark, settings).append(contract, frame)
+    fields = {f.name: f for f in spark.read.format("delta").load(location).schema.fields}
+    if any(name not in fields for name in contract.columns):
+        empty = spark.createDataFrame([], contract.schema)
+        empty.write.format("delta").mode("append").option("mergeSchema", "true").save(location)
+    quoted = location.replace("`", "``")
+    for column in ("finished_at", "duration_s"):
+        if not fields[column].nullable:
+            spark.sql(f"ALTER TABLE delta.`{quoted}` ALTER COLUMN {column} DROP NOT NULL")
+    _UPGRADED.add(location)
+
+
+_UPGRADED: set[str] = set()
+
+
+def start(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
+    """The run's first row, `running`: a blind append, so concurrent runs never conflict."""
+    tables = _tables(spark, settings)
+    _upgrade(spark, tables.location(table_contract(RUN_LOG)))
+    tables.append(table_contract(RUN_LOG), _frame(spark, record))
+
+
+def _retried(action: Callable[[], T]) -> T:
+    """`action`, retried with a growing random pause while another process commits at once."""
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        try:
+            return action()
+        except DeltaConcurrentModificationException as exc:
+            if attempt == UPDATE_ATTEMPTS:
+                raise LakejobsError(
+                    f"{RUN_LOG}: still conflicting after {attempt} attempts: "
+                    f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
+                ) from None
+            time.sleep(random.uniform(0.1, 0.5) * attempt)
+    raise AssertionError("unreachable")
+
+
+def finish(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
+    """Replace the run's row by its final state (inserted if the start row is missing)."""
+    frame = _frame(spark, record)
+    location = _tables(spark, settings).location(table_contract(RUN_LOG))
+
+    def merge() -> None:
+        (
+            DeltaTable.forPath(spark, location)
+            .alias("t")
+            .merge(frame.alias("s"), "t.run_id = s.run_id")
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    _retried(merge)
+
+
+def mark_abandoned(spark: SparkSession, settings: Settings) -> list[str]:
+    """Mark `abandoned` every `running` run whose process is gone (checkable on this host only:
+    a run started on another host is left as it is). Returns the run ids marked."""
+    runs = read_runs(spark, settings)
+    if runs is None:
+        return []
+    running = runs.where(F.col("status") == RUNNING).select(
+        "run_id", "host", "pid", "process_start"
+    )
+    dead = [
+        row["run_id"]
+        for row in running.collect()
+        if row["pid"] is not None
+        and Process(row["host"], int(row["pid"]), row["process_start"]).alive() is False
+    ]
+    if not dead:
+        return []
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ids = F.col("run_id").isin(dead) & (F.col("status") == RUNNING)
+    location = _tables(spark, settings).location(table_contract(RUN_LOG))
+    _retried(
+        lambda: DeltaTable.forPath(spark, location).update(
+            ids,
+            {
+                "status": F.lit(ABANDONED),
+                "finished_at": F.lit(now),
+                "duration_s": F.round(
+                    F.unix_micros(F.lit(now)) / 1e6 - F.unix_micros("started_at") / 1e6, 3
+                ),
+                "error": F.concat(
+                    F.lit("process "),
+                    F.col("pid").cast("string"),
+                    F.lit(" on "),
+                    F.col("host"),
+                    F.lit(" ended without finishing the run (killed?)"),
+                ),
+            },
+        )
+    )
+    return dead
+
+
+def running_elsewhere(
+    spark: SparkSession, settings: Settings, job: str, run_date: date
+) -> tuple[int | None, str] | None:
+    """(pid, start time) of a live `running` run of `job` for `run_date`, or None: the same-run
+    guard of lakes without OS locks (HDFS, S3), asked after `mark_abandoned`. A run on another
+    host cannot be checked, so its row counts only for `STALE_AFTER` after its start: a crashed
+    run there blocks its job and date for at most that long."""
+    runs = read_runs(spark, settings)
+    if runs is None:
+        return None
+    rows = (
+        runs.where(
+            (F.col("job") == job)
+            & (F.col("run_date") == F.lit(run_date))
+            & (F.col("status") == RUNNING)
+            & (F.col("started_at") > F.lit((datetime.now(UTC) - STALE_AFTER).replace(tzinfo=None)))
+        )
+        .orderBy("started_at")
+        .select("pid", "started_at")
+        .collect()
+    )
+    if not rows:
+        return None
+    return rows[0]["pid"], f"{rows[0]['started_at']:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def read_runs(spark: SparkSession, settings: Settings) -> DataFrame | None:
@@ -106,28 +263,32 @@ def input_versions(spark: SparkSession, settings: Settings, job: Job, run_date: 
 
 
 def previous_success(
-    spark: SparkSession, settings: Settings, job: str, run_date: date, inputs: Mapping[str, str]
+    spark: SparkSession,
+    settings: Settings,
+    job: str,
+    run_date: date,
+    inputs: Mapping[str, str],
+    params: Mapping[str, ParamValue],
 ) -> str | None:
-    """The run id of an earlier successful run of `job` for `run_date` on the same inputs."""
+    """The run id of the latest successful run of `job` for `run_date` if it read the same
+    inputs with the same params, else None.
+
+    Only the latest success counts: after an hs5 re-grade, a csat9 run must grade again even
+    though an older csat9 run on the same inputs succeeded.
+    """
     runs = read_runs(spark, settings)
     if runs is None:
         return None
-    wanted = F.map_from_arrays(
-        F.array(*[F.lit(k) for k in sorted(inputs)]),
-        F.array(*[F.lit(inputs[k]) for k in sorted(inputs)]),
-    )
-    match = (
+    latest = (
         runs.where(
             (F.col("job") == job)
             & (F.col("run_date") == F.lit(run_date))
-            & (F.col("status") == "succeeded")
-            & (
-                F.to_json(F.array_sort(F.map_entries("input_versions")))
-                == F.to_json(F.array_sort(F.map_entries(wanted)))
-            )
+            & (F.col("status") == SUCCEEDED)
         )
         .orderBy(F.desc("finished_at"))
-        .select("run_id")
+        .select("run_id", "params", "input_versions")
         .first()
     )
-    return match["run_id"] if match else None
+    if latest is None or dict(latest["input_versions"] or {}) != dict(inputs):
+        return None
+    return latest["run_id"] if latest["params"] == params_json(params) else None

@@ -11,6 +11,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from scipy import stats as sp
 
+from jobs.ads.creative_ab_test import SIGNIFICANCE
 from jobs.ads.transforms import (
     UNKNOWN_CURRENCY,
     campaign_roas,
@@ -19,7 +20,6 @@ from jobs.ads.transforms import (
     facebook_installs,
     facebook_spend_rows,
     facebook_staged,
-    float_param,
     micros_to_units,
     paid_in_usd,
     slice_predicate,
@@ -27,6 +27,7 @@ from jobs.ads.transforms import (
 )
 from lakejobs.contracts import raw_source
 from lakejobs.errors import UsageError
+from lakejobs.job import Param
 from lakejobs.quality import load_suite, validate_rows
 
 D = date(2026, 11, 19)
@@ -326,10 +327,11 @@ def test_slices_and_parameters_are_checked_before_they_reach_sql():
         "(media_source = 'google' AND date IN ('2026-11-19'))"
     )
     assert slice_predicate("date", {}) == "1 = 0"
-    assert float_param("roas_floor", "1.5", 0, 10) == 1.5
+    floor = Param("roas_floor", "float", "", default=1.0, low=0, high=10)
+    assert floor.parse("1.5") == 1.5
     with pytest.raises(
         UsageError, match=r"^invalid roas_floor 'abc': expected a number from 0 to 10$"
     ):
-        float_param("roas_floor", "abc", 0, 10)
+        floor.parse("abc")
     with pytest.raises(UsageError, match="invalid significance"):
-        float_param("significance", "nan", 0, 0.5)
+        SIGNIFICANCE.parse("nan")

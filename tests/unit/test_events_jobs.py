@@ -10,7 +10,6 @@ import pytest
 
 from jobs.events import activity, ingest_events
 from lakejobs.errors import UsageError
-from lakejobs.job import RunContext
 from lakejobs.pipeline import run_job, select_jobs
 from lakejobs.pseudonym import KEY_ENV
 from tests.conftest import TEST_SETTINGS
@@ -42,10 +41,9 @@ def test_ingestion_refuses_to_run_without_the_pseudonym_key(spark, tmp_path: Pat
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "7d", "367"])
-def test_retention_days_must_be_a_whole_number_of_days(spark, value):
-    ctx = RunContext(spark, TEST_SETTINGS, date(2026, 11, 20), "run-1", {"retention_days": value})
+def test_retention_days_must_be_a_whole_number_of_days(value):
     with pytest.raises(UsageError) as raised:
-        activity.retention_days(ctx)
+        activity.JOB.resolve_params({"retention_days": value}, TEST_SETTINGS)
     assert str(raised.value) == (
         f"invalid retention_days {value!r}: expected a whole number from 1 to 366"
     )
