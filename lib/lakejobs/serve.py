@@ -49,7 +49,8 @@ INSECURE_FLAG = "--insecure-no-auth"
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """Where the server listens and how often it looks for new tables (0: only at start)."""
+    """Where the server listens, how often it looks for new tables (0: only at start), and
+    whether clients must log in (off only with the loudly named --insecure-no-auth)."""
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
