@@ -160,6 +160,9 @@ def serve(
     server = None
     try:
         jvm = spark.sparkContext._jvm
+        # HiveServer2 loads the CUSTOM authenticator from a `new HiveConf()`, which reads JVM
+        # system properties, not the session's Hadoop conf.
+        jvm.java.lang.System.setProperty("hive.server2.custom.authentication.class", AUTHENTICATOR)
         jvm.lakejobs.ReadOnlyExtension.allowWrites(spark._jsparkSession)
         tables = register_lake(spark, settings.lake)
         server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithSparkSession(
