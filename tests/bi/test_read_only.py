@@ -72,7 +72,7 @@ def refusal(server: ServerProcess, statement: str, **kwargs) -> str:
 
 
 @pytest.mark.parametrize(
-    "credentials",
+    "login",
     [
         {},
         {"username": "bi-reader"},
@@ -81,9 +81,9 @@ def refusal(server: ServerProcess, statement: str, **kwargs) -> str:
     ],
     ids=["anonymous", "user name only", "wrong password", "other user, empty password"],
 )
-def test_no_connection_without_the_right_user_and_password(running, credentials):
+def test_no_connection_without_the_right_user_and_password(running, login):
     with pytest.raises(TTransportException) as raised:
-        connect(running, **credentials)
+        connect(running, **login)
     assert "Error validating the login" in str(raised.value) or "closed" in str(raised.value)
 
 

@@ -51,7 +51,12 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
       "ShowCurrentNamespace", "ShowCurrentNamespaceCommand", "ShowCatalogs", "ShowCatalogsCommand",
       "DescribeRelation", "DescribeColumn", "DescribeNamespace", "DescribeFunction",
       "DescribeQueryCommand", "SetCatalogAndNamespace", "SetNamespaceCommand", "SetCatalogCommand",
-      "SetCommand", "ResetCommand", "RefreshTable");
+      "SetCommand", "ResetCommand", "RefreshTable",
+      // the same statements as Spark 4 parses some of them for the session catalog
+      "ShowNamespacesCommand", "ShowTablesCommand", "ShowColumnsCommand", "ShowViewsCommand",
+      "ShowFunctionsCommand", "ShowTablePropertiesCommand", "ShowPartitionsCommand",
+      "ShowCreateTableCommand", "DescribeTableCommand", "DescribeColumnCommand",
+      "DescribeDatabaseCommand", "DescribeFunctionCommand");
 
   private static final Set<String> TABLE_FUNCTIONS = Set.of(
       "range", "explode", "explode_outer", "inline", "inline_outer", "posexplode",
