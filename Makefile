@@ -7,10 +7,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JARS := .jars
+# lakejobs' own JVM classes (jvm/lakejobs-ext: the pseudonym HMAC, the BI server's authentication
+# and read-only SQL), compiled against the jars pyspark ships, so nothing is downloaded for them.
+EXT_JAR := .build/jars/lakejobs-ext.jar
+EXT_SRC := $(wildcard jvm/lakejobs-ext/src/lakejobs/*.java)
 
 .PHONY: bootstrap airflow-venv demo test lint bench-smoke clean
 
-bootstrap: $(VENV)/.installed $(JARS)/.fetched
+bootstrap: $(VENV)/.installed $(JARS)/.fetched $(EXT_JAR)
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +53,13 @@ $(AIRFLOW_STAMP):
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet $(AIRFLOW_PACKAGES)
 	@rm -f $(AIRFLOW_VENV)/.installed-* && touch $@
+
+PYSPARK_JARS = $$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars", "*"))')
+
+$(EXT_JAR): $(EXT_SRC) $(VENV)/.installed
+	@rm -rf .build/ext-classes && mkdir -p .build/ext-classes $(dir $@)
+	javac --release 17 -d .build/ext-classes -cp "$(PYSPARK_JARS)" $(EXT_SRC)
+	jar --create --file $@ -C .build/ext-classes .
 
 demo: bootstrap
 	$(BIN)/lakejobs demo

@@ -250,7 +250,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from lakejobs.serve import ServeOptions, serve
 
-    options = ServeOptions(host=args.host, port=args.port, rescan_seconds=args.rescan)
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        rescan_seconds=args.rescan,
+        authenticate=not args.insecure_no_auth,
+    )
     settings = _settings(args)
     _require_local_lake(settings)
     serve(settings, options, echo=lambda line: print(line, flush=True))
@@ -342,15 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
         "profile's conf. Every Delta table under <lake>/curated/<db>/<table> is registered by "
         "name at start (and every --rescan seconds). With the default embedded-Derby metastore "
         "the server keeps a private in-memory one, so it and the nightly jobs never fight over "
-        "the lake's Derby. Connect with "
-        "hive://HOST:PORT/default (SQLAlchemy/PyHive, Superset) or jdbc:hive2://HOST:PORT/default. "
+        "the lake's Derby. Clients log in with $LAKEJOBS_BI_USER and $LAKEJOBS_BI_PASSWORD "
+        "(both required) and may only read tables. Connect with "
+        "hive://USER:PASSWORD@HOST:PORT/default?auth=CUSTOM (SQLAlchemy/PyHive, Superset) or "
+        "jdbc:hive2://HOST:PORT/default (user and password). "
         "Stop with Ctrl-C or SIGTERM. See docs/bi.md.",
     )
     serve.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1; there is no authentication: expose it "
-        "only behind a tunnel or a proxy that adds it)",
+        help="address to listen on (default 127.0.0.1; the protocol has no TLS here: "
+        "expose it only behind a tunnel or a TLS proxy)",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="start without $LAKEJOBS_BI_USER/$LAKEJOBS_BI_PASSWORD: anyone who reaches the "
+        "port can read every table (still read-only)",
     )
     serve.add_argument("--port", type=_port, default=10000, help="port (default 10000)")
     serve.add_argument(

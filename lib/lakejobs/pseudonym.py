@@ -1,27 +1,26 @@
-"""Keyed pseudonyms (HMAC-SHA256) for personal ids, computed by Spark's own functions.
+"""Keyed pseudonyms (HMAC-SHA256) for personal ids, computed in the JVM without the key in the plan.
 
-The key comes from the environment only and is never stored or logged. HMAC is built from
-`sha2` over binary concatenation (RFC 2104), so no Python UDF runs and no row leaves the JVM:
-HMAC(K, m) = SHA256((K' xor opad) || SHA256((K' xor ipad) || m)), with K' the key (hashed first
-when longer than the 64-byte block) padded with zeros to 64 bytes. The two pads are derived from
-the key on the driver and enter the query plan as literals: treat plans (Spark UI, event logs)
-of a pseudonymising job as secret, or redact them with `spark.sql.redaction.string.regex`.
+The key comes from the environment only and is never stored or logged. The HMAC runs in a small
+JVM function (`lakejobs.HmacSha256Hex`, jvm/lakejobs-ext, `javax.crypto.Mac`) that holds the key
+as a private field: the key travels inside serialized tasks only, and plans, the Spark UI and
+event logs show `lakejobs_pseudonym(user_id)`. (Built from Spark's `sha2` over the RFC 2104 pads,
+as before, the pads were literals of every plan, and XOR 0x36 of the inner pad gives the key.)
+No Python UDF runs and no row leaves the JVM.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from py4j.java_gateway import JavaClass
+from pyspark.sql import Column, SparkSession
 
 from lakejobs.errors import UsageError
 
 KEY_ENV = "LAKEJOBS_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 16
-_BLOCK = 64  # SHA-256 block size in bytes
+JVM_FUNCTION = "lakejobs.HmacSha256Hex"
 
 
 def load_key(environ: Mapping[str, str] | None = None) -> bytes:
@@ -41,20 +40,17 @@ def load_key(environ: Mapping[str, str] | None = None) -> bytes:
     return key
 
 
-def _pads(key: bytes) -> tuple[str, str]:
-    """(K' xor ipad, K' xor opad) as hex, per RFC 2104."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    block = key.ljust(_BLOCK, b"\x00")
-    inner = bytes(b ^ 0x36 for b in block)
-    outer = bytes(b ^ 0x5C for b in block)
-    return inner.hex(), outer.hex()
-
-
 def hmac_sha256_hex(message: Column, key: bytes) -> Column:
     """Lower-case hex HMAC-SHA256 of `message` (a string, hashed as UTF-8; null stays null)."""
     if not key:
         raise UsageError("an HMAC key must not be empty")
-    inner_pad, outer_pad = _pads(key)
-    inner = F.unhex(F.sha2(F.concat(F.unhex(F.lit(inner_pad)), message.cast("binary")), 256))
-    return F.sha2(F.concat(F.unhex(F.lit(outer_pad)), inner), 256)
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        raise UsageError("pseudonyms need an active SparkSession")
+    function = spark.sparkContext._jvm.lakejobs.HmacSha256Hex
+    if not isinstance(function, JavaClass):  # py4j found no such class: a package name
+        raise UsageError(
+            f"the JVM function {JVM_FUNCTION} is missing: run `make bootstrap` "
+            "(it builds .build/jars/lakejobs-ext.jar)"
+        )
+    return Column(function.column(message._jc, key))

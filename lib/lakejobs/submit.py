@@ -21,8 +21,9 @@ from lakejobs.session import LOG4J_CONF, local_jars, spark_conf
 BUILD_DIR = REPO_ROOT / ".build"
 PACKAGES = ("lib/lakejobs", "jobs")
 # An s3:// lake means EMR (EMRFS): the cluster brings its own S3 filesystem and AWS SDK, and
-# shipping hadoop-aws for another Hadoop release would clash with it; only Delta is shipped.
-EMRFS_SHIPPED_JARS = ("delta-", "unitycatalog-")
+# shipping hadoop-aws for another Hadoop release would clash with it; only Delta (and lakejobs'
+# own classes, which need nothing else) is shipped.
+EMRFS_SHIPPED_JARS = ("delta-", "unitycatalog-", "lakejobs-")
 
 
 def shipped_jars(settings: Settings) -> list[Path]:

@@ -1,15 +1,11 @@
 """`lakejobs serve` end to end: the Spark Thrift Server over a generated lake, queried the way
-Superset does (SQLAlchemy + PyHive, `hive://127.0.0.1:<port>/default`), answers checked against
-Spark reading the same Delta tables; stopping it leaves no process behind."""
+Superset does (SQLAlchemy + PyHive, `hive://user:password@127.0.0.1:<port>/default?auth=CUSTOM`),
+answers checked against Spark reading the same Delta tables; stopping it leaves no process
+behind (the last test of the BI package: it stops the shared server)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,95 +14,33 @@ import sqlalchemy as sa
 
 from lakejobs.cli import main
 from lakejobs.config import Settings
+from lakejobs.errors import UsageError
 from lakejobs.lake import LakeLayout
-from lakejobs.serve import ServeOptions, server_settings
+from lakejobs.serve import (
+    PASSWORD_ENV,
+    USER_ENV,
+    ServeOptions,
+    check_credentials,
+    server_settings,
+)
+from tests.bi.conftest import ServerProcess, group_alive
 
 pytestmark = pytest.mark.bi
-
-START_DEADLINE_SECONDS = 240  # a hang guard: JVM start + table registration on a busy machine
-STOP_DEADLINE_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-class ServerProcess:
-    """`lakejobs serve` in its own process group, so that stopping it reaches its JVM too."""
-
-    def __init__(self, lake: Path, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        env = {k: v for k, v in os.environ.items() if k != "PYSPARK_GATEWAY_PORT"}
-        env.pop("LAKEJOBS_PROFILE", None)
-        command = [sys.executable, "-m", "lakejobs.cli", "serve", "--lake", str(lake)]
-        command += ["--port", str(port)]
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
-            )
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-
-    def wait_ready(self) -> str:
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            for line in self.log.read_text(errors="replace").splitlines():
-                if "Thrift Server ready" in line:
-                    return line
-            if self.proc.poll() is not None:
-                pytest.fail(f"lakejobs serve exited with {self.proc.returncode}:\n{self.tail()}")
-            time.sleep(0.5)
-        pytest.fail(f"lakejobs serve not ready after {START_DEADLINE_SECONDS} s:\n{self.tail()}")
-
-    def stop(self) -> int | None:
-        """SIGTERM, then wait for the whole group (Python and its JVM); SIGKILL as a last resort."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_DEADLINE_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        deadline = time.monotonic() + STOP_DEADLINE_SECONDS
-        while group_alive(self.proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if group_alive(self.proc.pid):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        return self.proc.returncode
-
-
-@pytest.fixture(scope="module")
-def server(curated_lake: Path, tmp_path_factory) -> Iterator[ServerProcess]:
-    process = ServerProcess(
-        curated_lake, free_port(), tmp_path_factory.mktemp("serve") / "serve.log"
-    )
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def engine(server: ServerProcess) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(f"hive://127.0.0.1:{server.port}/default")
+    user, password = server.credentials.user, server.credentials.password
+    url = sa.URL.create(
+        "hive",
+        username=user,
+        password=password,
+        host="127.0.0.1",
+        port=server.port,
+        database="default",
+        query={"auth": "CUSTOM"},
+    )
+    engine = sa.create_engine(url)
     yield engine
     engine.dispose()
 
@@ -122,6 +56,9 @@ def test_server_settings_swap_the_lake_derby_for_a_private_metastore_and_bind_lo
     assert chosen.metastore == "derby-memory"
     assert chosen.spark_conf["spark.hadoop.hive.server2.thrift.bind.host"] == "127.0.0.1"
     assert chosen.spark_conf["spark.hadoop.hive.server2.thrift.port"] == "10123"
+    assert chosen.spark_conf["spark.hadoop.hive.server2.authentication"] == "CUSTOM"
+    assert chosen.spark_conf["spark.sql.runSQLOnFiles"] == "false"
+    assert chosen.spark_conf["spark.sql.extensions"].endswith(",lakejobs.ReadOnlyExtension")
     shared = server_settings(
         Settings(profile="shared", lake="/tmp/lake", master="local", metastore="hive"),
         ServeOptions(),
@@ -129,7 +66,57 @@ def test_server_settings_swap_the_lake_derby_for_a_private_metastore_and_bind_lo
     assert shared.metastore == "hive"
 
 
-def test_a_taken_port_is_a_one_line_error_before_spark_starts(curated_lake, capsys):
+def test_a_profile_cannot_turn_authentication_or_read_only_off():
+    profile = Settings(
+        profile="lax",
+        lake="/tmp/lake",
+        master="local[2]",
+        metastore="derby",
+        spark_conf={
+            "spark.hadoop.hive.server2.authentication": "NONE",
+            "spark.sql.runSQLOnFiles": "true",
+            "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+            "spark.sql.hive.thriftServer.singleSession": "true",
+        },
+    )
+    conf = server_settings(profile, ServeOptions()).spark_conf
+    assert conf["spark.hadoop.hive.server2.authentication"] == "CUSTOM"
+    assert conf["spark.sql.runSQLOnFiles"] == "false"
+    assert conf["spark.sql.hive.thriftServer.singleSession"] == "false"
+    assert conf["spark.sql.extensions"] == (
+        "io.delta.sql.DeltaSparkSessionExtension,lakejobs.ReadOnlyExtension"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "missing"),
+    [
+        ({}, f"{USER_ENV} and {PASSWORD_ENV}"),
+        ({USER_ENV: "bi", PASSWORD_ENV: "  "}, PASSWORD_ENV),
+        ({PASSWORD_ENV: "pw"}, USER_ENV),
+    ],
+)
+def test_an_authenticated_server_needs_both_credentials(environ, missing):
+    with pytest.raises(UsageError) as raised:
+        check_credentials(ServeOptions(), environ)
+    assert str(raised.value).startswith(f"{missing} not set: export the user name and password")
+    assert "--insecure-no-auth" in str(raised.value)
+    check_credentials(ServeOptions(authenticate=False), environ)  # the loud opt-out
+
+
+def test_serve_without_credentials_refuses_to_start(curated_lake, capsys, monkeypatch):
+    monkeypatch.delenv(USER_ENV, raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    code = main(["serve", "--lake", str(curated_lake), "--port", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lakejobs: error: {USER_ENV} and {PASSWORD_ENV} not set: ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_taken_port_is_a_one_line_error_before_spark_starts(curated_lake, capsys, monkeypatch):
+    monkeypatch.setenv(USER_ENV, "bi")
+    monkeypatch.setenv(PASSWORD_ENV, "not-used-no-server-starts")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -141,10 +128,12 @@ def test_a_taken_port_is_a_one_line_error_before_spark_starts(curated_lake, caps
     )
 
 
-def test_ready_line_names_the_urls_and_every_curated_table(server: ServerProcess):
-    line = server.wait_ready()
-    assert f"jdbc:hive2://127.0.0.1:{server.port}/default" in line
-    assert f"hive://127.0.0.1:{server.port}/default" in line
+def test_ready_line_names_the_urls_and_every_curated_table(running: ServerProcess):
+    line = running.wait_ready()
+    assert f"jdbc:hive2://127.0.0.1:{running.port}/default" in line
+    assert f"hive://<user>:<password>@127.0.0.1:{running.port}/default?auth=CUSTOM" in line
+    assert "read-only, user and password from $LAKEJOBS_BI_USER/$LAKEJOBS_BI_PASSWORD" in line
+    assert running.credentials.password not in running.text()
     for name in ("exams.grades", "ads.campaign_roas_daily", "events.retention"):
         assert name in line
 
@@ -193,8 +182,8 @@ def test_other_domains_are_queryable_by_name(spark, engine, curated_lake):
     assert roas_rows == delta(spark, curated_lake, "ads", "campaign_roas_daily").count()
 
 
-def test_sigterm_stops_the_server_and_its_jvm(server: ServerProcess):
-    code = server.stop()
-    assert code == 0, server.tail()
-    assert not group_alive(server.proc.pid)
-    assert "stopping the Thrift Server" in server.log.read_text(errors="replace")
+def test_sigterm_stops_the_server_and_its_jvm(running: ServerProcess):
+    code = running.stop()
+    assert code == 0, running.tail()
+    assert not group_alive(running.proc.pid)
+    assert "stopping the Thrift Server" in running.text()
