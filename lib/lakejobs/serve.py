@@ -66,7 +66,8 @@ def server_settings(settings: Settings, options: ServeOptions) -> Settings:
     where `HiveThriftServer2` reads its HiveConf from. Authentication stays Hive's `NONE` (SASL
     PLAIN, any user name), which is what PyHive and the Hive JDBC driver use by default.
     """
-    metastore = "derby-memory" if settings.metastore == "derby" else settings.metastore
+    private = ("derby", "in-memory")  # the Thrift Server needs a Hive catalog of its own
+    metastore = "derby-memory" if settings.metastore in private else settings.metastore
     conf = {
         "spark.hadoop.hive.server2.transport.mode": "binary",
         "spark.hadoop.hive.server2.authentication": "NONE",
