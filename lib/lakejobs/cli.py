@@ -145,6 +145,7 @@ SUMMARY_HEADERS = (
     "quar.",
     "dups",
     "versions written",
+    "error",
 )
 
 
@@ -159,16 +160,13 @@ def summary_rows(day: date, result) -> list[tuple[str, ...]]:
             numbers = tuple(f"{v:,}" for v in values)
         commits = record.outcome.commits if record.outcome else ()
         versions = ", ".join(f"{c.table} v{c.version}" for c in commits) or "-"
-        status = (
-            record.status if record.status == "succeeded" else f"{record.status}: {record.error}"
-        )
-        rows.append(
-            (day.isoformat(), record.job, status, f"{record.duration_s:.1f}", *numbers, versions)
-        )
+        timing = f"{record.duration_s:.1f}"
+        error = record.error or ""
+        rows.append((day.isoformat(), record.job, record.status, timing, *numbers, versions, error))
     for job in result.up_to_date:
-        rows.append((day.isoformat(), job, "up to date", "-", "-", "-", "-", "-", "-"))
+        rows.append((day.isoformat(), job, "up to date", *("-",) * 6, ""))
     for job in result.skipped:
-        rows.append((day.isoformat(), job, "skipped: input failed", "-", "-", "-", "-", "-", "-"))
+        rows.append((day.isoformat(), job, "skipped", *("-",) * 6, "an input failed upstream"))
     return rows
 
 
@@ -247,7 +245,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                     f"backfill {number}/{len(dates)} {day}: skipping {names}: no raw files for "
                     f"{missing} (--all-dates runs them anyway)"
                 )
-                rows += [(day.isoformat(), j.name, "not delivered", *("-",) * 6) for j in left_out]
+                rows += [
+                    (day.isoformat(), j.name, "not delivered", *("-",) * 6, "") for j in left_out
+                ]
             if not jobs:
                 continue
         _echo(f"backfill {number}/{len(dates)} {day}: {', '.join(j.name for j in jobs)}")

@@ -70,12 +70,11 @@ def _trim_quarantine(
 ) -> int:
     table = DeltaTable.forPath(spark, location)
     condition = F.col(QUARANTINE_DATE_COLUMN) < F.lit(oldest_kept)
-    if table.toDF().where(condition).limit(1).count() == 0:
-        return 0  # no commit for nothing
     with described(spark, f"trim {contract.name}"):
-        table.delete(condition)
-    metrics = table.history(1).first()["operationMetrics"] or {}
-    return int(metrics.get("numDeletedRows", 0))
+        expired = table.toDF().where(condition).count()
+        if expired:  # no empty commit for nothing to trim
+            table.delete(condition)
+    return expired
 
 
 def maintain_table(
