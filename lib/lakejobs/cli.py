@@ -533,6 +533,9 @@ def _report_error(exc: BaseException, debug: bool) -> int:
     if not isinstance(exc, LakejobsError):
         message = f"{type(exc).__name__}: {message}"
     print(f"lakejobs: failed: {message}", file=sys.stderr)
+    from lakejobs.session import log_exception
+
+    log_exception(exc)
     _print_log_file()
     return 1
 

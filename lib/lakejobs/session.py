@@ -152,6 +152,21 @@ def current_log_file() -> Path | None:
     return _LOG_FILE[-1] if _LOG_FILE else None
 
 
+def log_exception(exc: BaseException) -> Path | None:
+    """Append `exc` with its Python and Java stack traces to this process's log file (a Py4J
+    error raised on the driver carries the Java trace, which log4j never saw); return the file."""
+    log_file = current_log_file()
+    if log_file is None:
+        return None
+    import traceback
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with log_file.open("a", encoding="utf-8") as out:
+        out.write(f"{stamp} ERROR [lakejobs] {type(exc).__name__}\n")
+        out.write("".join(traceback.format_exception(exc)))
+    return log_file
+
+
 def build_session(
     settings: Settings, app_name: str = "lakejobs", *, log_to_file: bool = True, debug: bool = False
 ) -> SparkSession:
