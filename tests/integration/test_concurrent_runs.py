@@ -95,7 +95,7 @@ def test_a_failing_run_keeps_java_traces_in_the_log_file_and_names_it(spark, sha
     assert log_file.parent == lake / "_logs"
     log = log_file.read_text(encoding="utf-8")
     assert JAVA_FRAME.search(log)
-    assert "not a Parquet file" in log
+    assert "FAILED_READ_FILE" in log  # the corrupted data file, with its Java trace
     failed = delta(spark, lake, "lakejobs.job_runs").where(F.col("job") == "exams.grade").collect()
     assert [r["status"] for r in failed] == ["failed"]
 
