@@ -1,7 +1,8 @@
-"""`lakejobs` command line: generate, run, tables, demo, report, serve.
+"""`lakejobs` command line: generate, run, backfill, maintain, tables, demo, report, serve.
 
 Bad arguments print one line and exit 2; a failed job prints its reason and exits 1; Python
-tracebacks appear only with --debug.
+tracebacks appear only with --debug. Progress lines go to stderr as plain text; the Spark/JVM log
+goes to a file (`Settings.log_dir`), named on failure, and to the console only with --debug.
 """
 
 from __future__ import annotations
@@ -69,10 +70,27 @@ def _require_local_lake(settings: Settings) -> None:
         )
 
 
+# --debug of the command being run: the session then also shows the JVM's log on the console.
+_DEBUG: list[bool] = [False]
+
+
 def _session(settings: Settings):
     from lakejobs.session import build_session
 
-    return build_session(settings)
+    return build_session(settings, debug=_DEBUG[0])
+
+
+def _echo(line: str) -> None:
+    """The one progress logger of run, backfill and maintain: plain lines on stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _print_log_file() -> None:
+    from lakejobs.session import current_log_file
+
+    log_file = current_log_file()
+    if log_file is not None and log_file.is_file():
+        _echo(f"lakejobs: Spark log (Java stack traces): {log_file}")
 
 
 GENERATED_DOMAINS = ("exams", "ads", "events")
@@ -104,7 +122,7 @@ def _run(settings: Settings, target: str, run_date: date, args: argparse.Namespa
     spark = _session(settings)
     force = bool(getattr(args, "force", False))
     return spark, run_jobs(
-        spark, settings, selected, run_date, params, debug=args.debug, force=force
+        spark, settings, selected, run_date, params, echo=_echo, debug=args.debug, force=force
     )
 
 
@@ -112,56 +130,162 @@ def _exit_code(result) -> int:
     if result.failed or result.skipped:
         failed = ", ".join(result.failed) or "none"
         skipped = ", ".join(result.skipped) or "none"
-        print(f"lakejobs: failed: {failed}; skipped after a failure: {skipped}", file=sys.stderr)
+        _echo(f"lakejobs: failed: {failed}; skipped after a failure: {skipped}")
+        _print_log_file()
         return 1
     return 0
+
+
+SUMMARY_HEADERS = (
+    "date",
+    "job",
+    "status",
+    "s",
+    "in",
+    "written",
+    "quar.",
+    "dups",
+    "versions written",
+    "error",
+)
+
+
+def summary_rows(day: date, result) -> list[tuple[str, ...]]:
+    """Pure: one summary row per job of one date's `PipelineResult` (runs, skips, up to date)."""
+    rows = []
+    for record in result.records:
+        counts = record.outcome.counts if record.outcome else None
+        numbers = ("-",) * 4
+        if counts is not None:
+            values = (counts.rows_in, counts.written, counts.quarantined, counts.duplicates)
+            numbers = tuple(f"{v:,}" for v in values)
+        commits = record.outcome.commits if record.outcome else ()
+        versions = ", ".join(f"{c.table} v{c.version}" for c in commits) or "-"
+        timing = f"{record.duration_s:.1f}"
+        error = record.error or ""
+        rows.append((day.isoformat(), record.job, record.status, timing, *numbers, versions, error))
+    for job in result.up_to_date:
+        rows.append((day.isoformat(), job, "up to date", *("-",) * 6, ""))
+    for job in result.skipped:
+        rows.append((day.isoformat(), job, "skipped", *("-",) * 6, "an input failed upstream"))
+    return rows
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Pure: a plain-text table (no markup, never wrapped) that reads the same in a log file."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    numeric = {"s", "in", "written", "quar.", "dups"}
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(cell).rjust(w) if h in numeric else str(cell).ljust(w)
+            for cell, w, h in zip(cells, widths, headers, strict=True)
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _print_summary(rows: list[tuple[str, ...]]) -> None:
+    if rows:
+        _echo("\n" + format_table(SUMMARY_HEADERS, rows))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_date = parse_date(args.date)
     settings = _settings(args)
     _, result = _run(settings, args.target, run_date, args)
+    _print_summary(summary_rows(run_date, result))
     return _exit_code(result)
 
 
-def cmd_backfill(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def delivered_jobs(selected: Sequence, delivered: set[str]) -> tuple[list, list]:
+    """Pure: the jobs of `selected` that can run on a date whose delivered raw sources are
+    `delivered` (`raw.<source>` names), and the jobs left out.
 
-    from lakejobs.pipeline import run_jobs, select_jobs
+    A job with raw inputs runs when at least one of them has files; a job reading a table that a
+    left-out job of the selection produces is left out too (its input has nothing new).
+    """
+    kept, left_out = [], []
+    missing_outputs: set[str] = set()
+    for job in selected:
+        raw = [i for i in job.inputs if i.startswith("raw.")]
+        if (raw and not set(raw) & delivered) or set(job.inputs) & missing_outputs:
+            left_out.append(job)
+            missing_outputs.update(job.outputs)
+        else:
+            kept.append(job)
+    return kept, left_out
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from lakejobs.lake import HadoopFS, LakeLayout
+    from lakejobs.pipeline import execution_order, run_jobs, select_jobs
 
     first, last = parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to")
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
     dates = [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
     settings = _settings(args)
-    selected = select_jobs(args.target)
+    selected = execution_order(select_jobs(args.target))
     _require_local_lake(settings)
     spark = _session(settings)
+    fs, layout = HadoopFS(spark), LakeLayout(settings.lake)
+    sources = sorted({i for job in selected for i in job.inputs if i.startswith("raw.")})
     failures: list[str] = []
-    columns = (
-        TextColumn("backfill {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, transient=False) as progress:
-        task = progress.add_task(args.target, total=len(dates))
-        for day in dates:
-            progress.update(task, description=f"{args.target} {day.isoformat()}")
-            result = run_jobs(
-                spark,
-                settings,
-                selected,
-                day,
-                dict(args.param or []),
-                echo=progress.console.print,
-                debug=args.debug,
-                force=args.force,
-            )
-            failures += [f"{job}@{day}" for job in (*result.failed, *result.skipped)]
-            progress.advance(task)
+    rows: list[tuple[str, ...]] = []
+    for number, day in enumerate(dates, start=1):
+        jobs = selected
+        if not args.all_dates:
+            delivered = {s for s in sources if fs.list_files(layout.raw_dir(s[4:], day))}
+            jobs, left_out = delivered_jobs(selected, delivered)
+            if left_out:
+                missing = ", ".join(s for s in sources if s not in delivered)
+                names = "all jobs" if not jobs else ", ".join(j.name for j in left_out)
+                _echo(
+                    f"backfill {number}/{len(dates)} {day}: skipping {names}: no raw files for "
+                    f"{missing} (--all-dates runs them anyway)"
+                )
+                rows += [
+                    (day.isoformat(), j.name, "not delivered", *("-",) * 6, "") for j in left_out
+                ]
+            if not jobs:
+                continue
+        _echo(f"backfill {number}/{len(dates)} {day}: {', '.join(j.name for j in jobs)}")
+        result = run_jobs(
+            spark,
+            settings,
+            jobs,
+            day,
+            dict(args.param or []),
+            echo=_echo,
+            debug=args.debug,
+            force=args.force,
+        )
+        rows += summary_rows(day, result)
+        failures += [f"{job}@{day}" for job in (*result.failed, *result.skipped)]
+    _print_summary(rows)
     if failures:
-        print(f"lakejobs: backfill incomplete: {', '.join(failures)}", file=sys.stderr)
+        _echo(f"lakejobs: backfill incomplete: {', '.join(failures)}")
+        _print_log_file()
+        return 1
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from lakejobs.maintenance import maintain
+
+    settings = _settings(args)
+    _require_local_lake(settings)
+    _echo(
+        f"maintain {settings.lake}: OPTIMIZE + VACUUM (time travel kept {settings.retention_days} "
+        f"days), quarantine kept {settings.quarantine_days} days"
+    )
+    results = maintain(_session(settings), settings, echo=_echo)
+    failed = [r.table for r in results if r.error]
+    if failed:
+        _echo(f"lakejobs: maintain failed for: {', '.join(failed)} (run it again)")
+        _print_log_file()
         return 1
     return 0
 
@@ -296,6 +420,21 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--to", dest="date_to", required=True, help="last date, YYYY-MM-DD")
     backfill.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE")
     backfill.add_argument("--force", action="store_true", help="re-run jobs already done")
+    delivery = backfill.add_mutually_exclusive_group()
+    delivery.add_argument(
+        "--only-delivered",
+        dest="all_dates",
+        action="store_false",
+        help="(default) per date, run only the jobs whose raw inputs have files, and say which "
+        "were left out",
+    )
+    delivery.add_argument(
+        "--all-dates",
+        dest="all_dates",
+        action="store_true",
+        help="run every selected job on every date, delivered or not",
+    )
+    backfill.set_defaults(all_dates=False)
     _add_common(backfill)
     backfill.set_defaults(handler=cmd_backfill)
 
@@ -322,6 +461,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
     _add_common(gen)
     gen.set_defaults(handler=cmd_generate)
+
+    maintain = sub.add_parser(
+        "maintain",
+        help="OPTIMIZE and VACUUM every curated table, trim the quarantine (the nightly's last step)",
+        description="Compact every curated table, VACUUM files older than the profile's "
+        "retention_days (time travel to the last retention_days keeps working, older versions "
+        "do not) and delete quarantine rows whose ingest date is older than quarantine_days. "
+        "Run it after the nightly, e.g. `lakejobs run nightly --date D && lakejobs maintain`.",
+    )
+    _add_common(maintain)
+    maintain.set_defaults(handler=cmd_maintain)
 
     tables = sub.add_parser("tables", help="list curated tables: rows, Delta version, last run")
     _add_common(tables)
@@ -397,12 +547,17 @@ def _report_error(exc: BaseException, debug: bool) -> int:
     if not isinstance(exc, LakejobsError):
         message = f"{type(exc).__name__}: {message}"
     print(f"lakejobs: failed: {message}", file=sys.stderr)
+    from lakejobs.session import log_exception
+
+    log_exception(exc)
+    _print_log_file()
     return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    _DEBUG[0] = debug
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))
@@ -423,6 +578,7 @@ def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
     )
     _add_common(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
+    _DEBUG[0] = "--debug" in argv
 
     def handler(args: argparse.Namespace) -> int:
         from lakejobs.pipeline import preflight, run_jobs
@@ -437,9 +593,12 @@ def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
             [job],
             run_date,
             dict(args.param or []),
+            echo=_echo,
             debug=args.debug,
             force=args.force,
         )
+        if result.failed:
+            _print_log_file()
         return 1 if result.failed else 0
 
     try:

@@ -32,7 +32,13 @@ def _find_home() -> Path:
 REPO_ROOT = _find_home()
 DEFAULT_PROFILE = "local"
 LAKE_SCHEMES = ("file", "hdfs", "s3a", "s3")
-METASTORES = ("derby", "derby-memory", "glue", "hive")
+# "in-memory": no metastore in the job path (jobs read and write tables by path), so any number of
+# processes can run on one lake; sessions that query by name call `lakejobs.catalog.register_lake`.
+# "derby" (embedded, one JVM at a time), "hive" (hive-site.xml) and "glue" register every table
+# a job writes by name as well.
+METASTORES = ("in-memory", "derby", "derby-memory", "glue", "hive")
+DEFAULT_METASTORE = "in-memory"
+MIN_RETENTION_DAYS = 7
 _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -43,11 +49,14 @@ class Settings:
     profile: str
     lake: str
     master: str
-    metastore: str = "derby"
+    metastore: str = DEFAULT_METASTORE
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     max_quarantine_share: float = 0.2
     grading_scheme: str = "csat9"
     jars_dir: Path = REPO_ROOT / ".jars"
+    # `lakejobs maintain`: time travel kept for this many days; quarantine rows kept this long.
+    retention_days: int = 7
+    quarantine_days: int = 30
 
     def __post_init__(self) -> None:
         if self.metastore not in METASTORES:
@@ -58,6 +67,17 @@ class Settings:
         if not 0.0 <= self.max_quarantine_share <= 1.0:
             raise UsageError(
                 f"max_quarantine_share must be between 0 and 1, got {self.max_quarantine_share}"
+            )
+        for name in ("retention_days", "quarantine_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(
+                    f"{name} must be a whole number of days, at least 1, got {value!r}"
+                )
+        if self.retention_days < MIN_RETENTION_DAYS:
+            raise UsageError(
+                f"retention_days must be at least {MIN_RETENTION_DAYS} (Delta's VACUUM safety "
+                f"check: readers and writers may still use older files), got {self.retention_days}"
             )
         object.__setattr__(self, "lake", normalize_lake(self.lake))
         object.__setattr__(self, "spark_conf", MappingProxyType(dict(self.spark_conf)))
@@ -70,6 +90,14 @@ class Settings:
     def local_lake_path(self) -> Path:
         """The lake as a local path; only meaningful when `lake_is_local`."""
         return Path(self.lake.removeprefix("file:"))
+
+    @property
+    def log_dir(self) -> Path:
+        """Where the Spark/JVM log files go: `<lake>/_logs` for a local lake, else a local
+        `./.lakejobs/logs` (a JVM cannot append its log to HDFS or S3)."""
+        if self.lake_is_local:
+            return self.local_lake_path / "_logs"
+        return Path.cwd() / ".lakejobs" / "logs"
 
 
 def normalize_lake(lake: str) -> str:
@@ -133,6 +161,10 @@ def load_settings(
         raise UsageError(f"unknown profile {name!r} (known: {known}; defined in {path})")
     defaults = raw.get("defaults", {})
     chosen = profiles[name]
+    if lake is not None and not lake.strip():
+        raise UsageError("--lake is empty: give a lake path, or leave the option out")
+    if lake is None and "LAKEJOBS_LAKE" in env and not env["LAKEJOBS_LAKE"].strip():
+        raise UsageError("LAKEJOBS_LAKE is set but empty: give a lake path, or unset it")
     lake_value = lake or env.get("LAKEJOBS_LAKE")
     if not lake_value:
         lake_value = chosen.get("lake", "lake")
@@ -143,10 +175,19 @@ def load_settings(
         profile=name,
         lake=lake_value,
         master=master or env.get("LAKEJOBS_MASTER") or chosen.get("master", "local[*]"),
-        metastore=chosen.get("metastore", "derby"),
+        metastore=chosen.get("metastore", DEFAULT_METASTORE),
         spark_conf={str(k): str(v) for k, v in chosen.get("spark", {}).items()},
         max_quarantine_share=float(
             chosen.get("max_quarantine_share", defaults.get("max_quarantine_share", 0.2))
         ),
         grading_scheme=str(chosen.get("grading_scheme", defaults.get("grading_scheme", "csat9"))),
+        retention_days=_days(chosen, defaults, "retention_days", 7),
+        quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
     )
+
+
+def _days(chosen: Mapping, defaults: Mapping, key: str, fallback: int) -> int:
+    value = chosen.get(key, defaults.get(key, fallback))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{key} must be a whole number of days, got {value!r}")
+    return value

@@ -45,7 +45,7 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
         if not tables.exists(contract):
             continue
         tables.ensure(contract)
-        rows = spark.table(contract.name).count()
+        rows = spark.read.format("delta").load(tables.location(contract)).count()
         version = tables.last_commit(contract).version
         overview.append((contract.name, rows, version, last_runs.get(contract.name, "-")))
     return overview
@@ -175,6 +175,9 @@ def cutoff_table(spark: SparkSession, exam_id: str | None = None) -> Table:
 def print_demo_summary(
     spark: SparkSession, settings: Settings, result: PipelineResult, seconds: float
 ) -> None:
+    from lakejobs.catalog import register_lake
+
+    register_lake(spark, settings.lake, databases=["exams"])  # the cut-off table reads by name
     _console().print(_jobs_table(result))
     if not result.failed and not result.skipped:
         run_date = result.records[0].run_date.isoformat()
@@ -184,12 +187,11 @@ def print_demo_summary(
     lake = settings.lake
     _console().print(
         f"\nDemo finished in {seconds:.0f}s. The tables live under {lake}/curated/<db>/<table> "
-        "(Delta) and are registered in the metastore at "
-        f"{settings.local_lake_path / '_metastore' if settings.lake_is_local else 'the profile metastore'}.\n"
-        "Query them by name:\n"
+        "(Delta); jobs use them by path, so no metastore is needed. Query them by name:\n"
         "  .venv/bin/pyspark  # then: from lakejobs.config import load_settings; "
-        "from lakejobs.session import build_session\n"
-        "  spark = build_session(load_settings())\n"
+        "from lakejobs.session import build_session; from lakejobs.catalog import register_lake\n"
+        "  settings = load_settings(); spark = build_session(settings)\n"
+        "  register_lake(spark, settings.lake)\n"
         '  spark.sql("SELECT subject, grade, count(*) FROM exams.grades GROUP BY 1, 2 ORDER BY 1, 2").show()\n'
         "or list them again with: .venv/bin/lakejobs tables"
     )

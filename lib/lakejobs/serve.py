@@ -98,7 +98,8 @@ def server_settings(settings: Settings, options: ServeOptions) -> Settings:
     too: HiveServer2 opens client sessions (Delta's catalog) and loads the authenticator through
     the JVM's own class loader, which does not see `spark.jars`.
     """
-    metastore = "derby-memory" if settings.metastore == "derby" else settings.metastore
+    private = ("derby", "in-memory")  # the Thrift Server needs a Hive catalog of its own
+    metastore = "derby-memory" if settings.metastore in private else settings.metastore
     profile = settings.spark_conf
     extensions = profile.get("spark.sql.extensions", BASE_CONF["spark.sql.extensions"])
     class_path = [str(jar) for jar in local_jars(settings)]

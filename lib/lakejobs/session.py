@@ -1,4 +1,4 @@
-"""The one place that builds a SparkSession: Delta, the metastore, the lake, small-machine defaults.
+"""The one place that builds a SparkSession: Delta, the catalog, the lake, logs, small-machine defaults.
 
 `spark_conf(settings)` is a pure function so that tests (pytest-spark) and `spark-submit.sh` use the
 very same configuration as `build_session`.
@@ -7,7 +7,9 @@ very same configuration as `build_session`.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -64,14 +66,17 @@ def local_jars(settings: Settings) -> list[Path]:
 
 
 def _metastore_conf(settings: Settings) -> dict[str, str]:
+    if settings.metastore == "in-memory":
+        # No metastore process or files: jobs use tables by path, so runs never lock each other.
+        return {"spark.sql.catalogImplementation": "in-memory"}
     if settings.metastore == "derby-memory":
         return {
             "spark.sql.catalogImplementation": "hive",
             "spark.hadoop.javax.jdo.option.ConnectionURL": "jdbc:derby:memory:lakejobs;create=true",
         }
     if settings.metastore == "derby":
-        home = metastore_dir(settings)
-        url = f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
+        # Relative to -Dderby.system.home, so no lake path (`;` splits a Derby URL) is in the URL.
+        url = "jdbc:derby:metastore_db;create=true"
         return {
             "spark.sql.catalogImplementation": "hive",
             "spark.hadoop.javax.jdo.option.ConnectionURL": url,
@@ -86,25 +91,52 @@ def _metastore_conf(settings: Settings) -> dict[str, str]:
     return {"spark.sql.catalogImplementation": "hive"}  # "hive": hive-site.xml on the classpath
 
 
-def _driver_java_options(settings: Settings) -> str:
-    options = [f"-Dlog4j2.configurationFile=file:{LOG4J_CONF}"]
+def java_option(name: str, value: str | Path) -> str:
+    """`-Dname=value` quoted for Spark's launcher, which splits extraJavaOptions like a POSIX
+    shell (whitespace separates, '…' and "…" quote, \\ escapes): any path survives whole."""
+    return shlex.quote(f"-D{name}={value}")
+
+
+def new_log_file(settings: Settings) -> Path:
+    """A fresh Spark/JVM log file name for this process (one file per CLI run)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return settings.log_dir / f"spark-{stamp}-{os.getpid()}.log"
+
+
+def _driver_java_options(settings: Settings, log_file: Path | None, debug: bool) -> str:
+    options = [java_option("log4j2.configurationFile", LOG4J_CONF)]
+    if log_file is not None:
+        # conf/log4j2.properties: everything to this file; the console only with --debug.
+        options += [
+            java_option("lakejobs.log.file", log_file),
+            java_option("lakejobs.console.level", "all" if debug else "off"),
+        ]
     if settings.metastore == "derby":
         home = metastore_dir(settings)
         options += [
-            f"-Dderby.system.home={home}",
-            f"-Dderby.stream.error.file={home / 'derby.log'}",
+            java_option("derby.system.home", home),
+            java_option("derby.stream.error.file", home / "derby.log"),
         ]
     else:
         options.append("-Dderby.stream.error.field=java.lang.System.err")
     return " ".join(options)
 
 
-def spark_conf(settings: Settings, *, with_jars: bool = True) -> dict[str, str]:
-    """The complete Spark configuration for a profile (pure: no session is created)."""
+def spark_conf(
+    settings: Settings,
+    *,
+    with_jars: bool = True,
+    log_file: Path | None = None,
+    debug: bool = False,
+) -> dict[str, str]:
+    """The complete Spark configuration for a profile (pure: no session is created).
+
+    With `log_file`, the driver JVM logs there instead of to the console (unless `debug`).
+    """
     conf = dict(BASE_CONF)
     conf["spark.sql.warehouse.dir"] = f"{settings.lake}/curated"
     conf.update(_metastore_conf(settings))
-    conf["spark.driver.extraJavaOptions"] = _driver_java_options(settings)
+    conf["spark.driver.extraJavaOptions"] = _driver_java_options(settings, log_file, debug)
     jars = local_jars(settings)
     if with_jars and jars:
         conf["spark.jars"] = ",".join(str(j) for j in jars)
@@ -117,8 +149,38 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def build_session(settings: Settings, app_name: str = "lakejobs") -> SparkSession:
-    """Create (or return the running) SparkSession for `settings`."""
+# The log file of the session this process built, for the CLI to name on failure.
+_LOG_FILE: list[Path] = []
+
+
+def current_log_file() -> Path | None:
+    """The Spark/JVM log file of this process's session, if `build_session` made one."""
+    return _LOG_FILE[-1] if _LOG_FILE else None
+
+
+def log_exception(exc: BaseException) -> Path | None:
+    """Append `exc` with its Python and Java stack traces to this process's log file (a Py4J
+    error raised on the driver carries the Java trace, which log4j never saw); return the file."""
+    log_file = current_log_file()
+    if log_file is None:
+        return None
+    import traceback
+
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with log_file.open("a", encoding="utf-8") as out:
+        out.write(f"{stamp} ERROR [lakejobs] {type(exc).__name__}\n")
+        out.write("".join(traceback.format_exception(exc)))
+    return log_file
+
+
+def build_session(
+    settings: Settings, app_name: str = "lakejobs", *, log_to_file: bool = True, debug: bool = False
+) -> SparkSession:
+    """Create (or return the running) SparkSession for `settings`.
+
+    The JVM's own log (Spark, Delta, Hadoop: warnings and stack traces) goes to a file under
+    `settings.log_dir`, so the console keeps lakejobs' own lines; `debug` shows it there too.
+    """
     submitted = launched_by_spark_submit()
     if not submitted and not local_jars(settings):
         raise UsageError(
@@ -134,7 +196,13 @@ def build_session(settings: Settings, app_name: str = "lakejobs") -> SparkSessio
         builder = builder.appName(app_name).master(settings.master)
     # Spark's progress bars help at a terminal and garble logs of scheduled runs.
     builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
-    for key, value in spark_conf(settings, with_jars=not submitted).items():
+    log_file = None
+    if log_to_file and not submitted:
+        log_file = new_log_file(settings)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        _LOG_FILE.append(log_file)
+    conf = spark_conf(settings, with_jars=not submitted, log_file=log_file, debug=debug)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     if settings.metastore == "derby":
         metastore_dir(settings).mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 from lakejobs.contracts import TableContract
 from lakejobs.errors import LakejobsError
 from lakejobs.lake import LakeLayout
+from lakejobs.sql import string_literal
 
 
 class SchemaDriftError(LakejobsError):
@@ -198,8 +199,8 @@ def _same_location(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-# Table name -> location this process last registered it at: `ensure` is idempotent, and
-# repeating its metastore round trips before every write costs seconds per job.
+# Table name -> location this process last ensured: `ensure` is idempotent, and repeating its
+# Delta-log (and metastore) round trips before every write costs seconds per job.
 _REGISTERED: dict[str, str] = {}
 
 
@@ -210,8 +211,21 @@ def table_properties(contract: TableContract) -> dict[str, str]:
     return {"delta.dataSkippingStatsColumns": ",".join(contract.stats_columns)}
 
 
+def path_identifier(location: str) -> str:
+    """The SQL identifier of a Delta table by path, `delta.`<location>`` (backticks doubled)."""
+    return "delta.`" + location.replace("`", "``") + "`"
+
+
+def registers_by_name(spark: SparkSession) -> bool:
+    """True when the session has a real metastore (Hive, Glue, Derby) that jobs register tables
+    in; the default in-memory catalog is private to one process, so jobs skip it (tables are
+    read and written by path) and query sessions call `lakejobs.catalog.register_lake`."""
+    return spark.conf.get("spark.sql.catalogImplementation", "in-memory") == "hive"
+
+
 class CuratedTables:
-    """The curated side of one lake, registered in the session's metastore as `<db>.<table>`."""
+    """The curated side of one lake: Delta tables by path, also registered as `<db>.<table>`
+    when the session has a shared metastore."""
 
     def __init__(self, spark: SparkSession, layout: LakeLayout) -> None:
         self.spark = spark
@@ -224,61 +238,75 @@ class CuratedTables:
         return DeltaTable.isDeltaTable(self.spark, self.location(contract))
 
     def ensure(self, contract: TableContract) -> None:
-        """Create the Delta table if needed and make `<db>.<table>` point at this lake's copy."""
+        """Create the Delta table if needed (by path), check its schema against the contract and
+        sync its properties; with a shared metastore, make `<db>.<table>` point at it."""
         location = self.location(contract)
         if _REGISTERED.get(contract.name) == location:
             return
-        self._register(contract, location)
+        self._create_or_check(contract, location)
+        if registers_by_name(self.spark):
+            self._register(contract, location)
         _REGISTERED[contract.name] = location
+
+    def _create_or_check(self, contract: TableContract, location: str) -> None:
+        if not DeltaTable.isDeltaTable(self.spark, location):
+            builder = (
+                DeltaTable.createIfNotExists(self.spark)
+                .location(location)
+                .addColumns(contract.schema)
+                .partitionedBy(*contract.partition_by)
+                .comment(contract.description)
+            )
+            for key, value in table_properties(contract).items():
+                builder = builder.property(key, value)
+            try:
+                builder.execute()
+                return
+            except Exception:
+                # Another process created it between the check and our commit (two runs on a
+                # fresh lake): fine if it is there now; the checks below still apply.
+                if not DeltaTable.isDeltaTable(self.spark, location):
+                    raise
+        self._check_schema(contract, location)
+        self._sync_properties(contract, location)
 
     def _register(self, contract: TableContract, location: str) -> None:
         if not self.spark.catalog.databaseExists(contract.database):
+            database_location = f"{self.layout.root}/curated/{contract.database}"
             self.spark.sql(
                 f"CREATE DATABASE IF NOT EXISTS {contract.database} "
-                f"LOCATION '{self.layout.root}/curated/{contract.database}'"
+                f"LOCATION {string_literal(database_location)}"
             )
         if self.spark.catalog.tableExists(contract.name):
             registered = self.spark.sql(f"DESCRIBE DETAIL {contract.name}").first()["location"]
             if _same_location(registered, location):
-                self._check_schema(contract)
-                self._sync_properties(contract)
                 return
             # The metastore points at another lake (tests, a moved lake): re-point it; the
             # table is external, so dropping the entry leaves both lakes' data untouched.
             self.spark.sql(f"DROP TABLE {contract.name}")
-        if DeltaTable.isDeltaTable(self.spark, location):
-            self.spark.sql(f"CREATE TABLE {contract.name} USING DELTA LOCATION '{location}'")
-            self._check_schema(contract)
-            self._sync_properties(contract)
-            return
-        builder = (
-            DeltaTable.createIfNotExists(self.spark)
-            .tableName(contract.name)
-            .location(location)
-            .addColumns(contract.schema)
-            .partitionedBy(*contract.partition_by)
-            .comment(contract.description)
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {contract.name} USING DELTA "
+            f"LOCATION {string_literal(location)}"
         )
-        for key, value in table_properties(contract).items():
-            builder = builder.property(key, value)
-        builder.execute()
 
-    def _sync_properties(self, contract: TableContract) -> None:
+    def _sync_properties(self, contract: TableContract, location: str) -> None:
         """Bring an existing table's contract-owned properties up to date (one commit, if any)."""
         wanted = table_properties(contract)
         if not wanted:
             return
-        current = {
-            row["key"]: row["value"]
-            for row in self.spark.sql(f"SHOW TBLPROPERTIES {contract.name}").collect()
-        }
+        current = DeltaTable.forPath(self.spark, location).detail().first()["properties"] or {}
         stale = {k: v for k, v in wanted.items() if current.get(k) != v}
         if stale:
-            assignments = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(stale.items()))
-            self.spark.sql(f"ALTER TABLE {contract.name} SET TBLPROPERTIES ({assignments})")
+            assignments = ", ".join(
+                f"{string_literal(k)} = {string_literal(v)}" for k, v in sorted(stale.items())
+            )
+            self.spark.sql(
+                f"ALTER TABLE {path_identifier(location)} SET TBLPROPERTIES ({assignments})"
+            )
 
-    def _check_schema(self, contract: TableContract) -> None:
-        actual = {f.name: f.dataType for f in self.spark.table(contract.name).schema.fields}
+    def _check_schema(self, contract: TableContract, location: str) -> None:
+        schema = DeltaTable.forPath(self.spark, location).toDF().schema
+        actual = {f.name: f.dataType for f in schema.fields}
         expected = {f.name: f.dataType for f in contract.schema.fields}
         if actual != expected:
             differ = sorted(
@@ -287,7 +315,7 @@ class CuratedTables:
                 if actual.get(name) != expected.get(name)
             )
             raise SchemaDriftError(
-                f"{contract.name} at {self.location(contract)} does not match its contract "
+                f"{contract.name} at {location} does not match its contract "
                 f"(columns differing: {', '.join(differ)}); migrate the table or fix the contract"
             )
 
@@ -440,17 +468,6 @@ class CuratedTables:
         finally:
             source.unpersist()
 
-    def optimize(self, contract: TableContract, zorder_by: tuple[str, ...] = ()) -> Commit:
-        """Compact small files (and optionally Z-order) in one commit."""
-        builder = DeltaTable.forPath(self.spark, self.location(contract)).optimize()
-        return self._commit(
-            contract,
-            f"optimize {contract.name}",
-            (lambda: builder.executeZOrderBy(*zorder_by))
-            if zorder_by
-            else builder.executeCompaction,
-        )
-
     def roll_back(
         self, contracts: Iterable[TableContract], before: Mapping[str, int | None], run_id: str
     ) -> dict[str, int]:
@@ -479,7 +496,3 @@ class CuratedTables:
             self._commit(contract, f"roll back {contract.name}", restore)
             restored[contract.name] = target
         return restored
-
-    def vacuum(self, contract: TableContract, retention_hours: float = 168.0) -> None:
-        """Delete files no longer referenced by versions younger than the retention."""
-        DeltaTable.forPath(self.spark, self.location(contract)).vacuum(retention_hours)

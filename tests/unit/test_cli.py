@@ -119,3 +119,64 @@ def test_graph_is_drawn_from_declared_inputs_and_outputs(capsys):
     assert out.startswith("flowchart LR\n")
     assert "raw_exam_scores[(raw.exam_scores)] --> exams_ingest_scores" in out
     assert "exams_grade --> exams_grades[(exams.grades)]" in out
+
+
+def test_help_lists_maintain_and_the_backfill_delivery_options():
+    assert "maintain" in run_cli("--help").stdout
+    backfill = run_cli("backfill", "--help").stdout
+    assert "--only-delivered" in backfill and "--all-dates" in backfill
+
+
+def test_backfill_delivery_options_exclude_each_other(capsys):
+    args = ["backfill", "exams", "--from", "2026-11-20", "--to", "2026-11-21"]
+    assert main([*args, "--only-delivered", "--all-dates"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_summary_table_keeps_brackets_and_long_lines_whole():
+    from lakejobs.cli import format_table
+
+    rows = [
+        ("2026-11-20", "exams.ingest_scores", "succeeded", "12.5", "1,000", "[exams.scores v1]")
+    ]
+    text = format_table(("date", "job", "status", "s", "in", "versions written"), rows)
+    header, rule, line = text.splitlines()
+    assert line.endswith("[exams.scores v1]")
+    assert header.index("in") + len("in") == line.index("1,000") + len("1,000")  # right-aligned
+    assert set(rule) == {"-", " "}
+
+
+def test_summary_rows_cover_runs_up_to_date_and_skipped_jobs():
+    from datetime import date
+
+    from lakejobs.cli import SUMMARY_HEADERS, summary_rows
+    from lakejobs.job import JobOutcome, RowCounts
+    from lakejobs.pipeline import PipelineResult
+    from lakejobs.runlog import RunRecord
+    from lakejobs.tables import Commit
+
+    day = date(2026, 11, 20)
+    ok = RunRecord("r1", "exams.ingest_scores", day, {}, status="succeeded")
+    ok.outcome = JobOutcome(RowCounts(10, 8, 1, 1), (Commit("exams.scores", 3, "MERGE", {}),))
+    failed = RunRecord("r2", "exams.grade", day, {}, status="failed", error="boom")
+    result = PipelineResult((ok, failed), skipped=("exams.report",), up_to_date=("ads.fx",))
+    rows = summary_rows(day, result)
+    assert all(len(row) == len(SUMMARY_HEADERS) for row in rows)
+    assert rows[0][1:3] == ("exams.ingest_scores", "succeeded")
+    assert rows[0][4:] == ("10", "8", "1", "1", "exams.scores v3", "")
+    assert (rows[1][2], rows[1][-1]) == ("failed", "boom")
+    assert [r[1:3] for r in rows[2:]] == [("ads.fx", "up to date"), ("exams.report", "skipped")]
+
+
+def test_backfill_leaves_out_jobs_without_deliveries_and_what_depends_on_them():
+    from lakejobs.cli import delivered_jobs
+    from lakejobs.pipeline import select_jobs
+
+    nightly = select_jobs("nightly")
+    kept, left_out = delivered_jobs(nightly, {"raw.exam_scores"})
+    assert {j.name for j in kept} == {"exams.ingest_scores", "exams.grade"}
+    assert "ads.campaign_roas" in {j.name for j in left_out}  # downstream of undelivered ads
+    # One of two raw inputs is enough for a job (it decides what a partial delivery means).
+    kept, _ = delivered_jobs(select_jobs("ads"), {"raw.facebook_spend", "raw.fx_rates"})
+    assert {j.name for j in kept} >= {"ads.ingest_fx", "ads.ingest_spend", "ads.creative_ab_test"}
+    assert delivered_jobs(select_jobs("exams.grade"), set())[1] == []  # no raw inputs: always runs

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs.config import load_settings, normalize_lake
+from lakejobs.config import Settings, load_settings, normalize_lake
 from lakejobs.errors import UsageError
 
 CONFIG = """
@@ -87,3 +87,51 @@ def test_lake_uris_are_normalized(lake: str, expected: str):
 def test_unsupported_lake_scheme_is_a_usage_error():
     with pytest.raises(UsageError, match=r"^lake 'ftp://x/lake': unsupported scheme 'ftp'"):
         normalize_lake("ftp://x/lake")
+
+
+def test_default_metastore_is_in_memory_and_keeps_derby_out_of_the_jvm(tmp_path: Path):
+    from lakejobs.session import spark_conf
+
+    settings = Settings(profile="t", lake=str(tmp_path), master="local[1]")
+    assert settings.metastore == "in-memory"
+    conf = spark_conf(settings)
+    assert conf["spark.sql.catalogImplementation"] == "in-memory"
+    assert "javax.jdo.option.ConnectionURL" not in " ".join(conf)
+    assert "derby.system.home" not in conf["spark.driver.extraJavaOptions"]
+
+
+def test_the_shipped_profiles_keep_jobs_out_of_a_metastore_except_emr(monkeypatch):
+    monkeypatch.delenv("LAKEJOBS_CONFIG", raising=False)
+    monkeypatch.delenv("LAKEJOBS_LAKE", raising=False)
+    for profile in ("local", "standalone", "yarn", "s3"):
+        assert load_settings(profile=profile).metastore == "in-memory"
+    assert load_settings(profile="emr").metastore == "glue"
+
+
+def test_retention_settings_come_from_defaults_and_profiles(tmp_path: Path):
+    path = tmp_path / "lakejobs.toml"
+    path.write_text(
+        CONFIG.replace("[defaults]\n", "[defaults]\nretention_days = 10\nquarantine_days = 90\n")
+        + '\n[profiles.short]\nmaster = "local[1]"\nquarantine_days = 3\n'
+    )
+    env = {"LAKEJOBS_CONFIG": str(path)}
+    local = load_settings(env=env)
+    assert (local.retention_days, local.quarantine_days) == (10, 90)
+    short = load_settings(profile="short", env=env)
+    assert (short.retention_days, short.quarantine_days) == (10, 3)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("retention_days", "3", "retention_days must be at least 7"),
+        ("retention_days", '"7"', "retention_days must be a whole number of days"),
+        ("quarantine_days", "0", "quarantine_days must be a whole number of days, at least 1"),
+        ("quarantine_days", "1.5", "quarantine_days must be a whole number of days"),
+    ],
+)
+def test_bad_retention_settings_are_usage_errors(tmp_path: Path, setting, value, message):
+    path = tmp_path / "lakejobs.toml"
+    path.write_text(CONFIG.replace("[defaults]\n", f"[defaults]\n{setting} = {value}\n"))
+    with pytest.raises(UsageError, match=message):
+        load_settings(env={"LAKEJOBS_CONFIG": str(path)})
