@@ -1,4 +1,5 @@
-"""`lakejobs` command line: generate, run, tables, demo, report, serve.
+"""`lakejobs` command line: generate, run, tables, runs, jobs, quarantine, sql, shell, demo,
+report, serve.
 
 Bad arguments print one line and exit 2; a failed job prints its reason and exits 1; Python
 tracebacks appear only with --debug.
@@ -185,20 +186,69 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from lakejobs.report import print_runs
-
     settings = _settings(args)
     _require_local_lake(settings)
-    print_runs(_session(settings), settings, parse_date(args.date) if args.date else None)
+    run_date = parse_date(args.date) if args.date else None
+    if settings.lake_is_local:  # read the Delta log directly: no JVM (lakejobs.inspect)
+        from lakejobs.inspect import print_runs
+
+        print_runs(settings, run_date)
+        return 0
+    from lakejobs.report import print_runs as print_runs_spark
+
+    print_runs_spark(_session(settings), settings, run_date)
     return 0
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from lakejobs.report import print_tables
+    settings = _settings(args)
+    _require_local_lake(settings)
+    if settings.lake_is_local:  # read the Delta logs directly: no JVM (lakejobs.inspect)
+        from lakejobs.inspect import print_tables
+
+        print_tables(settings)
+        return 0
+    from lakejobs.report import print_tables as print_tables_spark
+
+    print_tables_spark(_session(settings), settings)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from lakejobs.inspect import print_jobs
+
+    settings = _settings(args)
+    print_jobs(settings, as_json=args.format == "json")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from lakejobs.inspect import print_quarantine, read_quarantine
 
     settings = _settings(args)
     _require_local_lake(settings)
-    print_tables(_session(settings), settings)
+    ingest_date = parse_date(args.date)
+    print_quarantine(read_quarantine(settings, args.table, ingest_date, samples=args.samples))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from lakejobs.shell import run_sql
+
+    if not args.query.strip():
+        raise UsageError("the query is empty")
+    settings = _settings(args)
+    _require_local_lake(settings)
+    sys.stdout.write(run_sql(settings, args.query, args.format))
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from lakejobs.shell import interact
+
+    settings = _settings(args)
+    _require_local_lake(settings)
+    interact(settings)
     return 0
 
 
@@ -256,6 +306,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or `unknown` from a bare source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lakejobs")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lakejobs",
@@ -264,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  lakejobs run exams --lake lake --date 2026-11-20\n  lakejobs tables --lake lake",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"lakejobs {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
@@ -320,6 +381,44 @@ def build_parser() -> argparse.ArgumentParser:
     tables = sub.add_parser("tables", help="list curated tables: rows, Delta version, last run")
     _add_common(tables)
     tables.set_defaults(handler=cmd_tables)
+
+    jobs = sub.add_parser(
+        "jobs", help="list jobs: inputs, outputs, declared params, last run (no JVM)"
+    )
+    jobs.add_argument("--format", choices=["table", "json"], default="table")
+    _add_common(jobs)
+    jobs.set_defaults(handler=cmd_jobs)
+
+    quarantine = sub.add_parser(
+        "quarantine",
+        help="why rows of a table were quarantined on a date: counts by reason, raw records",
+    )
+    quarantine.add_argument("table", help="curated table, e.g. exams.scores")
+    quarantine.add_argument("--date", required=True, help="ingest date, YYYY-MM-DD")
+    quarantine.add_argument(
+        "--samples", type=_positive_int, default=5, help="raw records to show (default 5)"
+    )
+    _add_common(quarantine)
+    quarantine.set_defaults(handler=cmd_quarantine)
+
+    sql = sub.add_parser(
+        "sql",
+        help="run a SQL query on the lake's tables (by name) and print the answer",
+        description="Start the library's SparkSession with a private in-memory metastore, "
+        "register every Delta table of the lake as <db>.<table>, run the query and print its "
+        "rows: an aligned table (first 1,000 rows), or every row as csv or json.",
+    )
+    sql.add_argument("query", help='e.g. "SELECT subject, count(*) FROM exams.grades GROUP BY 1"')
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_common(sql)
+    sql.set_defaults(handler=cmd_sql)
+
+    shell = sub.add_parser(
+        "shell",
+        help="interactive Python (IPython if installed) with `spark` and the lake's tables",
+    )
+    _add_common(shell)
+    shell.set_defaults(handler=cmd_shell)
 
     report = sub.add_parser(
         "report",

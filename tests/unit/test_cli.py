@@ -117,5 +117,5 @@ def test_graph_is_drawn_from_declared_inputs_and_outputs(capsys):
     assert main(["graph", "exams", "--format", "mermaid"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("flowchart LR\n")
-    assert "raw_exam_scores[(raw.exam_scores)] --> exams_ingest_scores" in out
-    assert "exams_grade --> exams_grades[(exams.grades)]" in out
+    assert "ds_raw_exam_scores[(raw.exam_scores)] --> job_exams_ingest_scores" in out
+    assert "job_exams_grade --> ds_exams_grades[(exams.grades)]" in out
