@@ -10,7 +10,14 @@ JARS := .jars
 
 .PHONY: bootstrap demo test lint bench-smoke clean
 
-bootstrap: $(VENV)/.installed $(JARS)/.fetched
+bootstrap: $(VENV)/.installed $(JARS)/.fetched browser
+
+# Headless Chromium renders `lakejobs report`'s HTML page in its test (Debian package; skipped
+# when a chromium is already on PATH).
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

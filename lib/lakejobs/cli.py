@@ -285,14 +285,32 @@ def _seconds(text: str) -> float:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from lakejobs.plots import load_exam_report, report_format, write_report
+    from lakejobs import plots
 
-    out = Path(args.out)
-    report_format(out)  # a bad file name fails before Spark starts
+    if not args.list and not (args.exam_id and args.out):
+        raise UsageError("report needs --exam-id and --out (or --list to see the exam ids)")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        plots.report_format(out)  # a bad file name fails before any reading
     settings = _settings(args)
     _require_local_lake(settings)
-    report = load_exam_report(_session(settings), settings.lake, args.exam_id)
-    print(f"wrote {write_report(report, out)}")
+    spark = None if settings.lake_is_local else _session(settings)  # local: no JVM
+    cutoffs, provenance = plots.read_cutoffs(settings, spark)
+    if args.list:
+        from rich.table import Table
+
+        from lakejobs.inspect import console
+
+        console().print(f"Exams in {provenance.describe()}")
+        table = Table()
+        for column in ("exam_id", "scheme", "subjects", "students"):
+            table.add_column(column, justify="left" if column in ("exam_id", "scheme") else "right")
+        for row in plots.list_exams(cutoffs).itertuples():
+            table.add_row(row.exam_id, row.scheme, str(row.subjects), f"{row.students:,}")
+        console().print(table)
+        return 0
+    report = plots.exam_report(cutoffs, args.exam_id, provenance)
+    print(f"wrote {plots.write_report(report, out)}")
     return 0
 
 
@@ -424,12 +442,14 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="draw an exam's grade cut-offs and grade distribution (PNG, or HTML with the table)",
         description="Render one exam's cut-off table and grade distribution per subject from "
-        "exams.grade_cutoffs and exams.grades. The file name picks the format: .png is the "
-        "picture; .html embeds the picture and adds the cut-off table.",
+        "exams.grade_cutoffs, with the students per grade beside the scheme's target share and "
+        "the table version and run they come from. The file name picks the format: .png is the "
+        "picture; .html is a page to share (tables and the picture). --list shows the exam ids.",
     )
     report.add_argument("domain", choices=["exams"], help="what to report on")
-    report.add_argument("--exam-id", required=True, help="exam to show, e.g. 2026-11-CSAT")
-    report.add_argument("--out", required=True, help="output file: report.png or report.html")
+    report.add_argument("--exam-id", help="exam to show, e.g. 2026-11-CSAT")
+    report.add_argument("--out", help="output file: report.png or report.html")
+    report.add_argument("--list", action="store_true", help="list the exams that can be shown")
     _add_common(report)
     report.set_defaults(handler=cmd_report)
 

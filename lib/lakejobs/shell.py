@@ -60,10 +60,11 @@ def format_rows(columns: list[str], rows: list[tuple], fmt: str, truncated: bool
     if fmt == "json":
         records = [dict(zip(columns, row, strict=True)) for row in rows]
         return json.dumps(records, indent=2, default=str) + "\n"
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for name in columns:
         table.add_column(name, overflow="fold")
     for row in rows:
