@@ -225,9 +225,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from lakejobs.inspect import print_quarantine, read_quarantine
 
+    ingest_date = parse_date(args.date)
     settings = _settings(args)
     _require_local_lake(settings)
-    ingest_date = parse_date(args.date)
     print_quarantine(read_quarantine(settings, args.table, ingest_date, samples=args.samples))
     return 0
 
@@ -297,17 +297,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     spark = None if settings.lake_is_local else _session(settings)  # local: no JVM
     cutoffs, provenance = plots.read_cutoffs(settings, spark)
     if args.list:
-        from rich.table import Table
-
-        from lakejobs.inspect import console
-
-        console().print(f"Exams in {provenance.describe()}")
-        table = Table()
-        for column in ("exam_id", "scheme", "subjects", "students"):
-            table.add_column(column, justify="left" if column in ("exam_id", "scheme") else "right")
-        for row in plots.list_exams(cutoffs).itertuples():
-            table.add_row(row.exam_id, row.scheme, str(row.subjects), f"{row.students:,}")
-        console().print(table)
+        plots.print_exam_list(cutoffs, provenance)
         return 0
     report = plots.exam_report(cutoffs, args.exam_id, provenance)
     print(f"wrote {plots.write_report(report, out)}")
@@ -422,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql = sub.add_parser(
         "sql",
         help="run a SQL query on the lake's tables (by name) and print the answer",
-        description="Start the library's SparkSession with a private in-memory metastore, "
+        description="Start the library's SparkSession with a private in-memory catalog, "
         "register every Delta table of the lake as <db>.<table>, run the query and print its "
         "rows: an aligned table (first 1,000 rows), or every row as csv or json.",
     )

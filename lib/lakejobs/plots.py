@@ -164,6 +164,21 @@ def list_exams(cutoffs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def print_exam_list(cutoffs: pd.DataFrame, provenance: Provenance) -> None:
+    """`lakejobs report exams --list`: the exam ids a report can show, with their size."""
+    from rich.table import Table
+
+    from lakejobs.inspect import console
+
+    console().print(f"Exams in {provenance.describe()}")
+    table = Table()
+    for column in ("exam_id", "scheme", "subjects", "students"):
+        table.add_column(column, justify="left" if column in ("exam_id", "scheme") else "right")
+    for row in list_exams(cutoffs).itertuples():
+        table.add_row(row.exam_id, row.scheme, str(row.subjects), f"{row.students:,}")
+    console().print(table)
+
+
 def exam_report(cutoffs: pd.DataFrame, exam_id: str, provenance: Provenance | None) -> ExamReport:
     """Pure: the report of one exam; an unknown id names a few known ones."""
     picked = cutoffs[cutoffs["exam_id"] == exam_id]

@@ -1,9 +1,9 @@
 """`lakejobs sql` and `lakejobs shell`: the library's SparkSession with the lake's tables by name.
 
-Why a private metastore: embedded Derby admits one JVM at a time and the nightly jobs hold
-`<lake>/_metastore` while they run, so a query session keeps an in-memory Derby of its own and
-registers every Delta table of the lake by name in it (`lakejobs.catalog.register_lake`). Shared
-metastores (`hive`, `glue`) are kept. The Delta logs in the lake stay the single source of truth.
+Why a private catalog: embedded Derby admits one JVM at a time and the nightly jobs hold
+`<lake>/_metastore` while they run, so a query session keeps Spark's in-memory catalog of its own
+and registers every Delta table of the lake by name in it (`lakejobs.catalog.register_lake`).
+Shared metastores (`hive`, `glue`) are kept. The Delta logs in the lake stay the single source of truth.
 """
 
 from __future__ import annotations
@@ -23,11 +23,19 @@ TABLE_ROWS_SHOWN = 1000
 
 
 def query_settings(settings: Settings) -> Settings:
-    """Pure: the settings of a query session (a private metastore instead of the lake's Derby,
-    no Spark UI port to fight over)."""
-    metastore = "derby-memory" if settings.metastore == "derby" else settings.metastore
-    conf = {"spark.ui.enabled": "false", **settings.spark_conf}
-    return dataclasses.replace(settings, metastore=metastore, spark_conf=conf)
+    """Pure: the settings of a query session: no Spark UI port to fight over, and instead of the
+    lake's embedded Derby, Spark's in-memory catalog (no Hive metastore to create at every start:
+    the tables are registered again from the lake each time anyway)."""
+    if settings.metastore != "derby":
+        return dataclasses.replace(
+            settings, spark_conf={"spark.ui.enabled": "false", **settings.spark_conf}
+        )
+    conf = {
+        "spark.ui.enabled": "false",
+        **settings.spark_conf,
+        "spark.sql.catalogImplementation": "in-memory",
+    }
+    return dataclasses.replace(settings, metastore="derby-memory", spark_conf=conf)
 
 
 def query_session(settings: Settings) -> tuple[SparkSession, list[str]]:

@@ -5,6 +5,7 @@ delta-rs) whose group-by answer is known in advance."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,48 @@ def test_shell_runs_piped_python_with_spark_and_the_tables(lake: Path):
     assert result.returncode == 0, result.stderr
     assert "Tables: exams.grades" in result.stdout
     assert "count = 5" in result.stdout
+
+
+REPO = Path(__file__).resolve().parents[2]
+README_SECTION = "## First ten minutes"
+
+
+def first_ten_minutes() -> list[str]:
+    """The command lines of the README's "First ten minutes" block, as a newcomer copies them."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split(README_SECTION + "\n", 1)[1]
+    block = section.split("```\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_first_ten_minutes_work_as_written(tmp_path: Path):
+    """Every line runs as written in a folder like a fresh clone's (the bootstrapped .venv),
+    with `make bootstrap` checked for what it leaves behind instead of re-run."""
+    import shlex
+
+    (tmp_path / ".venv").symlink_to(REPO / ".venv")
+    lines = first_ten_minutes()
+    assert lines[0].startswith("make bootstrap")
+    assert (REPO / ".venv" / "bin" / "lakejobs").is_file() and list((REPO / ".jars").glob("*.jar"))
+    outputs: dict[str, str] = {}
+    for line in lines[1:]:
+        argv = shlex.split(line, comments=True)
+        assert argv[0] == ".venv/bin/lakejobs", line
+        stdin = (
+            'print("grades:", spark.table("exams.grades").count())\n' if "shell" in argv else None
+        )
+        done = subprocess.run(
+            argv, cwd=tmp_path, capture_output=True, text=True, input=stdin, timeout=1800
+        )
+        assert done.returncode == 0, f"{line}\n{done.stderr[-2000:]}"
+        outputs[argv[1]] = outputs.get(argv[1], "") + done.stdout
+    assert outputs["--version"].startswith("lakejobs ")
+    assert "exams.grades" in outputs["tables"] and "lakejobs.job_runs" in outputs["tables"]
+    assert outputs["runs"].count("succeeded") == 2
+    assert "rows quarantined" in outputs["quarantine"]
+    assert "2026-11-CSAT" in outputs["report"]
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").count("<table") == 2
+    graded = [int(n) for n in re.findall(r"^ \w+\s+\d\s+(\d+)", outputs["sql"], re.MULTILINE)]
+    written = int(re.search(r"grades:\s+(\d+)", outputs["shell"])[1])
+    assert written == sum(graded) > 0  # the shell and the group-by see the same table
+    assert "exam_id,n\n" in outputs["sql"]
