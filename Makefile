@@ -14,7 +14,14 @@ EXT_SRC := $(wildcard jvm/lakejobs-ext/src/lakejobs/*.java)
 
 .PHONY: bootstrap airflow-venv demo test lint bench-smoke clean
 
-bootstrap: $(VENV)/.installed $(JARS)/.fetched $(EXT_JAR)
+bootstrap: $(VENV)/.installed $(JARS)/.fetched $(EXT_JAR) browser
+
+# Headless Chromium renders `lakejobs report`'s HTML page in its test (Debian package; skipped
+# when a chromium is already on PATH).
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,4 +1,5 @@
-"""`lakejobs` command line: generate, run, backfill, maintain, tables, demo, report, serve.
+"""`lakejobs` command line: generate, run, backfill, maintain, tables, runs, jobs, quarantine,
+sql, shell, demo, report, serve.
 
 Bad arguments print one line and exit 2; a failed job prints its reason and exits 1; Python
 tracebacks appear only with --debug. Progress lines go to stderr as plain text; the Spark/JVM log
@@ -310,20 +311,69 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from lakejobs.report import print_runs
-
     settings = _settings(args)
     _require_local_lake(settings)
-    print_runs(_session(settings), settings, parse_date(args.date) if args.date else None)
+    run_date = parse_date(args.date) if args.date else None
+    if settings.lake_is_local:  # read the Delta log directly: no JVM (lakejobs.inspect)
+        from lakejobs.inspect import print_runs
+
+        print_runs(settings, run_date)
+        return 0
+    from lakejobs.report import print_runs as print_runs_spark
+
+    print_runs_spark(_session(settings), settings, run_date)
     return 0
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from lakejobs.report import print_tables
+    settings = _settings(args)
+    _require_local_lake(settings)
+    if settings.lake_is_local:  # read the Delta logs directly: no JVM (lakejobs.inspect)
+        from lakejobs.inspect import print_tables
+
+        print_tables(settings)
+        return 0
+    from lakejobs.report import print_tables as print_tables_spark
+
+    print_tables_spark(_session(settings), settings)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from lakejobs.inspect import print_jobs
+
+    settings = _settings(args)
+    print_jobs(settings, as_json=args.format == "json")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from lakejobs.inspect import print_quarantine, read_quarantine
+
+    ingest_date = parse_date(args.date)
+    settings = _settings(args)
+    _require_local_lake(settings)
+    print_quarantine(read_quarantine(settings, args.table, ingest_date, samples=args.samples))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from lakejobs.shell import run_sql
+
+    if not args.query.strip():
+        raise UsageError("the query is empty")
+    settings = _settings(args)
+    _require_local_lake(settings)
+    sys.stdout.write(run_sql(settings, args.query, args.format))
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from lakejobs.shell import interact
 
     settings = _settings(args)
     _require_local_lake(settings)
-    print_tables(_session(settings), settings)
+    interact(settings)
     return 0
 
 
@@ -360,14 +410,22 @@ def _seconds(text: str) -> float:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from lakejobs.plots import load_exam_report, report_format, write_report
+    from lakejobs import plots
 
-    out = Path(args.out)
-    report_format(out)  # a bad file name fails before Spark starts
+    if not args.list and not (args.exam_id and args.out):
+        raise UsageError("report needs --exam-id and --out (or --list to see the exam ids)")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        plots.report_format(out)  # a bad file name fails before any reading
     settings = _settings(args)
     _require_local_lake(settings)
-    report = load_exam_report(_session(settings), settings.lake, args.exam_id)
-    print(f"wrote {write_report(report, out)}")
+    spark = None if settings.lake_is_local else _session(settings)  # local: no JVM
+    cutoffs, provenance = plots.read_cutoffs(settings, spark)
+    if args.list:
+        plots.print_exam_list(cutoffs, provenance)
+        return 0
+    report = plots.exam_report(cutoffs, args.exam_id, provenance)
+    print(f"wrote {plots.write_report(report, out)}")
     return 0
 
 
@@ -386,6 +444,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or `unknown` from a bare source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lakejobs")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="lakejobs",
@@ -394,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  lakejobs run exams --lake lake --date 2026-11-20\n  lakejobs tables --lake lake",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"lakejobs {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
@@ -477,16 +546,56 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(tables)
     tables.set_defaults(handler=cmd_tables)
 
+    jobs = sub.add_parser(
+        "jobs", help="list jobs: inputs, outputs, declared params, last run (no JVM)"
+    )
+    jobs.add_argument("--format", choices=["table", "json"], default="table")
+    _add_common(jobs)
+    jobs.set_defaults(handler=cmd_jobs)
+
+    quarantine = sub.add_parser(
+        "quarantine",
+        help="why rows of a table were quarantined on a date: counts by reason, raw records",
+    )
+    quarantine.add_argument("table", help="curated table, e.g. exams.scores")
+    quarantine.add_argument("--date", required=True, help="ingest date, YYYY-MM-DD")
+    quarantine.add_argument(
+        "--samples", type=_positive_int, default=5, help="raw records to show (default 5)"
+    )
+    _add_common(quarantine)
+    quarantine.set_defaults(handler=cmd_quarantine)
+
+    sql = sub.add_parser(
+        "sql",
+        help="run a SQL query on the lake's tables (by name) and print the answer",
+        description="Start the library's SparkSession with a private in-memory catalog, "
+        "register every Delta table of the lake as <db>.<table>, run the query and print its "
+        "rows: an aligned table (first 1,000 rows), or every row as csv or json.",
+    )
+    sql.add_argument("query", help='e.g. "SELECT subject, count(*) FROM exams.grades GROUP BY 1"')
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _add_common(sql)
+    sql.set_defaults(handler=cmd_sql)
+
+    shell = sub.add_parser(
+        "shell",
+        help="interactive Python (IPython if installed) with `spark` and the lake's tables",
+    )
+    _add_common(shell)
+    shell.set_defaults(handler=cmd_shell)
+
     report = sub.add_parser(
         "report",
         help="draw an exam's grade cut-offs and grade distribution (PNG, or HTML with the table)",
         description="Render one exam's cut-off table and grade distribution per subject from "
-        "exams.grade_cutoffs and exams.grades. The file name picks the format: .png is the "
-        "picture; .html embeds the picture and adds the cut-off table.",
+        "exams.grade_cutoffs, with the students per grade beside the scheme's target share and "
+        "the table version and run they come from. The file name picks the format: .png is the "
+        "picture; .html is a page to share (tables and the picture). --list shows the exam ids.",
     )
     report.add_argument("domain", choices=["exams"], help="what to report on")
-    report.add_argument("--exam-id", required=True, help="exam to show, e.g. 2026-11-CSAT")
-    report.add_argument("--out", required=True, help="output file: report.png or report.html")
+    report.add_argument("--exam-id", help="exam to show, e.g. 2026-11-CSAT")
+    report.add_argument("--out", help="output file: report.png or report.html")
+    report.add_argument("--list", action="store_true", help="list the exams that can be shown")
     _add_common(report)
     report.set_defaults(handler=cmd_report)
 

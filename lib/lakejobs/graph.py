@@ -18,32 +18,67 @@ from lakejobs.job import Job
 FORMATS = ("mermaid", "dot", "json", "png")
 
 
-def _node(name: str) -> str:
-    return name.replace(".", "_")
+def _job_id(name: str) -> str:
+    """Jobs and tables live in one id space; a prefix keeps `ads.creative_ab_test` the job apart
+    from `ads.creative_ab_test` the table it writes."""
+    return "job_" + name.replace(".", "_")
+
+
+def _dataset_id(name: str) -> str:
+    return "ds_" + name.replace(".", "_")
+
+
+def ordered(jobs: Iterable[Job]) -> list[Job]:
+    """Jobs in dependency order, ties broken by name, so every run and every drawing agrees."""
+    jobs = sorted(jobs, key=lambda job: job.name)
+    producers = {output: job.name for job in jobs for output in job.outputs}
+    waiting = {
+        job.name: {producers[i] for i in job.inputs if producers.get(i, job.name) != job.name}
+        for job in jobs
+    }
+    by_name = {job.name: job for job in jobs}
+    order: list[Job] = []
+    while waiting:
+        ready = sorted(name for name, needs in waiting.items() if not needs)
+        if not ready:
+            raise UsageError(f"job graph has a cycle among: {', '.join(sorted(waiting))}")
+        for name in ready:
+            order.append(by_name[name])
+            del waiting[name]
+        for needs in waiting.values():
+            needs.difference_update(ready)
+    return order
 
 
 def to_mermaid(jobs: Iterable[Job]) -> str:
     lines = ["flowchart LR"]
-    for job in jobs:
-        lines.append(f"    {_node(job.name)}[[{job.name}]]")
-        for dataset in job.inputs:
-            lines.append(f"    {_node(dataset)}[({dataset})] --> {_node(job.name)}")
-        for dataset in job.outputs:
-            lines.append(f"    {_node(job.name)} --> {_node(dataset)}[({dataset})]")
+    for job in ordered(jobs):
+        job_id = _job_id(job.name)
+        lines.append(f"    {job_id}[[{job.name}]]")
+        for dataset in sorted(job.inputs):
+            lines.append(f"    {_dataset_id(dataset)}[({dataset})] --> {job_id}")
+        for dataset in sorted(job.outputs):
+            lines.append(f"    {job_id} --> {_dataset_id(dataset)}[({dataset})]")
     return "\n".join(lines) + "\n"
 
 
 def to_dot(jobs: Iterable[Job]) -> str:
     lines = ["digraph lakejobs {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
-    jobs = list(jobs)
+    jobs = ordered(jobs)
     datasets = sorted({d for job in jobs for d in (*job.inputs, *job.outputs)})
     for dataset in datasets:
         color = "lightyellow" if dataset.startswith("raw.") else "lightblue"
-        lines.append(f'  "{dataset}" [shape=cylinder, style=filled, fillcolor={color}];')
+        lines.append(
+            f'  {_dataset_id(dataset)} [label="{dataset}", shape=cylinder, style=filled, '
+            f"fillcolor={color}];"
+        )
     for job in jobs:
-        lines.append(f'  "{job.name}" [shape=box, style="rounded,filled", fillcolor=white];')
-        lines += [f'  "{d}" -> "{job.name}";' for d in job.inputs]
-        lines += [f'  "{job.name}" -> "{d}";' for d in job.outputs]
+        job_id = _job_id(job.name)
+        lines.append(
+            f'  {job_id} [label="{job.name}", shape=box, style="rounded,filled", fillcolor=white];'
+        )
+        lines += [f"  {_dataset_id(d)} -> {job_id};" for d in sorted(job.inputs)]
+        lines += [f"  {job_id} -> {_dataset_id(d)};" for d in sorted(job.outputs)]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

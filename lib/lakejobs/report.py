@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import sys
+import time
 from datetime import date
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from rich.console import Console
 from rich.table import Table
 
-from lakejobs import runlog
+from lakejobs import inspect, runlog
 from lakejobs.config import Settings
 from lakejobs.contracts import all_table_contracts, table_contract
 from lakejobs.lake import LakeLayout
@@ -52,61 +56,21 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
 
 
 def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = None) -> None:
-    """The run log as a table, newest first: status, duration, row accounting, versions."""
+    """The run log through Spark (lakes on HDFS/S3), latest row per run, newest first."""
     log = runlog.read_runs(spark, settings)
-    table = Table(title=f"Job runs in {settings.lake}" + (f" for {run_date}" if run_date else ""))
-    headers = (
-        "started",
-        "job",
-        "date",
-        "status",
-        "s",
-        "in",
-        "written",
-        "quar.",
-        "dups",
-        "versions written",
-        "error",
-    )
-    for header in headers:
-        numeric = header in ("s", "in", "written", "quar.", "dups")
-        table.add_column(header, justify="right" if numeric else "left", overflow="fold")
+    runs: list[dict] = []
     if log is not None:
         if run_date is not None:
             log = log.where(F.col("run_date") == F.lit(run_date))
-        for r in log.orderBy(F.desc("started_at")).limit(200).collect():
-
-            def number(value: int | None) -> str:
-                return "-" if value is None else f"{value:,}"
-
-            versions = ", ".join(
-                f"{k} v{v}" for k, v in sorted((r["output_versions"] or {}).items())
-            )
-            table.add_row(
-                f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
-                r["job"],
-                str(r["run_date"]),
-                r["status"],
-                "-" if r["duration_s"] is None else f"{r['duration_s']:.1f}",  # running
-                number(r["rows_in"]),
-                number(r["rows_written"]),
-                number(r["rows_quarantined"]),
-                number(r["rows_duplicates"]),
-                versions,
-                r["error"] or "",
-            )
-    _console().print(table)
+        runs = inspect.latest_per_run(r.asDict() for r in log.collect())
+    _console().print(
+        inspect.runs_table(inspect.runs_title(settings, run_date), runs[: inspect.RUNS_SHOWN])
+    )
 
 
 def print_tables(spark: SparkSession, settings: Settings) -> None:
-    table = Table(title=f"Curated tables in {settings.lake}")
-    for column in ("table", "rows", "version", "last run"):
-        table.add_column(
-            column, justify="right" if column in ("rows", "version") else "left", overflow="fold"
-        )
-    for name, rows, version, last in tables_overview(spark, settings):
-        table.add_row(name, f"{rows:,}", str(version), last)
-    _console().print(table)
+    overview = [inspect.TableInfo(*row) for row in tables_overview(spark, settings)]
+    _console().print(inspect.tables_table(settings, overview))
 
 
 def _jobs_table(result: PipelineResult) -> Table:
@@ -183,15 +147,52 @@ def print_demo_summary(
         run_date = result.records[0].run_date.isoformat()
         _console().print(_quarantine_table(spark, settings, run_date))
         _console().print(cutoff_table(spark))
-    print_tables(spark, settings)
-    lake = settings.lake
+    lake_arg = _lake_argument(settings)
+    timings = {"tables": "", "runs": ""}
+    if settings.lake_is_local:
+        for command in timings:  # run as a person would, to show they need no JVM
+            seconds_taken, output = _timed_command(command, settings)
+            if command == "tables":
+                sys.stdout.write(output)
+            timings[command] = f", {seconds_taken:.1f}s here, no JVM"
+    else:
+        print_tables(spark, settings)
     _console().print(
-        f"\nDemo finished in {seconds:.0f}s. The tables live under {lake}/curated/<db>/<table> "
-        "(Delta); jobs use them by path, so no metastore is needed. Query them by name:\n"
-        "  .venv/bin/pyspark  # then: from lakejobs.config import load_settings; "
-        "from lakejobs.session import build_session; from lakejobs.catalog import register_lake\n"
-        "  settings = load_settings(); spark = build_session(settings)\n"
-        "  register_lake(spark, settings.lake)\n"
-        '  spark.sql("SELECT subject, grade, count(*) FROM exams.grades GROUP BY 1, 2 ORDER BY 1, 2").show()\n'
-        "or list them again with: .venv/bin/lakejobs tables"
+        f"\nDemo finished in {seconds:.0f}s. The tables live under {settings.lake}/curated/<db>/"
+        "<table> (Delta). Next, from this folder:\n"
+        f"  .venv/bin/lakejobs tables{lake_arg}       # the list above{timings['tables']}\n"
+        f"  .venv/bin/lakejobs runs{lake_arg}         # the run log{timings['runs']}\n"
+        f"  .venv/bin/lakejobs quarantine exams.scores --date {result_date(result)}{lake_arg}\n"
+        f'  .venv/bin/lakejobs sql "SELECT subject, grade, count(*) AS n FROM exams.grades '
+        f'GROUP BY 1, 2 ORDER BY 1, 2"{lake_arg}\n'
+        f"  .venv/bin/lakejobs shell{lake_arg}        # Python with `spark` and the tables by name",
+        soft_wrap=True,
     )
+
+
+def _timed_command(command: str, settings: Settings) -> tuple[float, str]:
+    """Wall time and output of `lakejobs <command> --lake <lake>` in a fresh process."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "lakejobs.cli", command, "--lake", settings.lake],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return time.perf_counter() - started, done.stdout if done.returncode == 0 else done.stderr
+
+
+def result_date(result: PipelineResult) -> str:
+    return result.records[0].run_date.isoformat() if result.records else "YYYY-MM-DD"
+
+
+def _lake_argument(settings: Settings) -> str:
+    """` --lake <path>` as a person would type it here (relative when under the cwd)."""
+    if not settings.lake_is_local:
+        return f" --lake {settings.lake}"
+    path = settings.local_lake_path
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    return f" --lake {shlex.quote(shown)}"

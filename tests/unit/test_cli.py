@@ -117,8 +117,8 @@ def test_graph_is_drawn_from_declared_inputs_and_outputs(capsys):
     assert main(["graph", "exams", "--format", "mermaid"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("flowchart LR\n")
-    assert "raw_exam_scores[(raw.exam_scores)] --> exams_ingest_scores" in out
-    assert "exams_grade --> exams_grades[(exams.grades)]" in out
+    assert "ds_raw_exam_scores[(raw.exam_scores)] --> job_exams_ingest_scores" in out
+    assert "job_exams_grade --> ds_exams_grades[(exams.grades)]" in out
 
 
 def test_help_lists_maintain_and_the_backfill_delivery_options():
@@ -180,3 +180,65 @@ def test_backfill_leaves_out_jobs_without_deliveries_and_what_depends_on_them():
     kept, _ = delivered_jobs(select_jobs("ads"), {"raw.facebook_spend", "raw.fx_rates"})
     assert {j.name for j in kept} >= {"ads.ingest_fx", "ads.ingest_spend", "ads.creative_ab_test"}
     assert delivered_jobs(select_jobs("exams.grade"), set())[1] == []  # no raw inputs: always runs
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["report", "exams", "--out", "r.html"],
+            "lakejobs: error: report needs --exam-id and --out (or --list to see the exam ids)",
+        ),
+        (["sql", "  "], "lakejobs: error: the query is empty"),
+        (
+            ["quarantine", "exams.scores", "--date", "2026-02-30"],
+            "lakejobs: error: invalid --date '2026-02-30': expected a date as YYYY-MM-DD",
+        ),
+        (
+            ["sql", "SELECT 1", "--lake", "/nonexistent/lake"],
+            "lakejobs: error: lake not found: /nonexistent/lake",
+        ),
+        (["jobs", "--format", "xml"], "lakejobs: error: argument --format: invalid choice: 'xml'"),
+    ],
+)
+def test_analyst_commands_reject_bad_input_in_one_line(args: list[str], message: str, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_help_lists_the_analyst_commands():
+    result = run_cli("--help")
+    for command in ("jobs", "quarantine", "sql", "shell", "report"):
+        assert command in result.stdout
+
+
+def test_query_sessions_keep_off_the_lakes_derby_metastore(tmp_path: Path):
+    from lakejobs.config import Settings
+    from lakejobs.session import spark_conf
+    from lakejobs.shell import query_settings
+
+    derby = Settings(profile="local", lake=str(tmp_path), master="local[1]")
+    conf = spark_conf(query_settings(derby))
+    assert conf["spark.sql.catalogImplementation"] == "in-memory"
+    assert str(tmp_path / "_metastore") not in conf["spark.driver.extraJavaOptions"]
+    assert conf["spark.ui.enabled"] == "false"
+    hive = Settings(profile="x", lake=str(tmp_path), master="local[1]", metastore="hive")
+    assert spark_conf(query_settings(hive))["spark.sql.catalogImplementation"] == "hive"
+
+
+def test_query_rows_print_as_csv_json_or_a_table():
+    import json
+
+    from lakejobs.shell import format_rows
+
+    columns, rows = ["subject", "n", "mean"], [("math", 2, 1.5), ("korean", None, None)]
+    assert format_rows(columns, rows, "csv") == "subject,n,mean\nmath,2,1.5\nkorean,,\n"
+    assert json.loads(format_rows(columns, rows, "json")) == [
+        {"subject": "math", "n": 2, "mean": 1.5},
+        {"subject": "korean", "n": None, "mean": None},
+    ]
+    table = format_rows(columns, rows, "table", truncated=True)
+    assert ["math", "2", "1.5"] in [line.split() for line in table.splitlines()]
+    assert table.endswith("(first 2 rows shown)\n")

@@ -84,3 +84,65 @@ def test_the_nightly_order_does_not_depend_on_hash_randomisation():
         for seed in ("1", "2", "3", "4")
     }
     assert len(orders) == 1
+
+
+def test_a_job_and_the_table_of_the_same_name_are_different_nodes():
+    from lakejobs import graph
+
+    ab = job("ads.creative_ab_test", ("ads.spend_daily",), ("ads.creative_ab_test",))
+    mermaid = graph.to_mermaid([ab])
+    assert "job_ads_creative_ab_test --> ds_ads_creative_ab_test[(ads.creative_ab_test)]" in mermaid
+    assert "job_ads_creative_ab_test --> job_ads_creative_ab_test" not in mermaid
+    dot = graph.to_dot([ab])
+    assert 'ds_ads_creative_ab_test [label="ads.creative_ab_test", shape=cylinder' in dot
+    assert "job_ads_creative_ab_test -> ds_ads_creative_ab_test;" in dot
+
+
+def test_graph_text_and_order_do_not_depend_on_declaration_or_hash_order():
+    import os
+    import subprocess
+    import sys
+
+    from lakejobs import graph
+
+    jobs = list(registry().values())
+    assert graph.to_mermaid(jobs) == graph.to_mermaid(reversed(jobs))
+    assert graph.to_dot(jobs) == graph.to_dot(reversed(jobs))
+    names = [j.name for j in graph.ordered(jobs)]
+    assert names.index("ads.ingest_fx") < names.index("ads.ingest_spend")
+    assert names.index("ads.ingest_spend") < names.index("ads.campaign_roas")
+    # Sets of strings iterate in a per-process order: two processes with other hash seeds agree.
+    outputs = set()
+    for seed in ("1", "2"):
+        outputs.add(
+            subprocess.run(
+                [sys.executable, "-m", "lakejobs.cli", "graph", "nightly", "--format", "dot"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+            ).stdout
+        )
+    assert len(outputs) == 1
+
+
+def test_ordered_reports_a_cycle():
+    from lakejobs import graph
+
+    a = job("x.a", ("exams.grades",), ("exams.scores",))
+    b = job("x.b", ("exams.scores",), ("exams.grades",))
+    with pytest.raises(UsageError, match=r"^job graph has a cycle among: x.a, x.b$"):
+        graph.ordered([a, b])
+
+
+def test_the_readme_mermaid_block_is_the_generated_graph():
+    from pathlib import Path
+
+    from lakejobs import graph
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block == graph.to_mermaid(select_jobs("nightly")), (
+        "regenerate it: .venv/bin/lakejobs graph nightly"
+    )
