@@ -154,7 +154,8 @@ def test_a_run_killed_after_committing_is_marked_abandoned_by_the_next_run(spark
                 pytest.fail(f"the hanging run never committed (exit code {process.poll()})")
             time.sleep(0.5)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     killed = marker.read_text()
     assert run_ids(spark, lake, "exams.scores") == {killed}
