@@ -32,6 +32,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
             "--cold",
         ],
         "groupby": ["bench/groupby.py", "--cold"],
+        "ingest": ["bench/ingest.py", "--cold"],
+        "pipeline": ["bench/pipeline.py"],
     }
     started = {
         name: subprocess.Popen(
@@ -117,3 +119,42 @@ def test_grading_bench_alone_reports_the_skipped_baselines_and_no_ratio(runs):
         "ratio_vs_best_duckdb=n/a",
     ):
         assert field in last.split(), last
+
+
+def result_fields(stdout: str, kind: str) -> dict[str, str]:
+    last = stdout.strip().splitlines()[-1]
+    words = last.split()
+    assert words[:2] == ["RESULT", kind], last
+    return dict(word.split("=", 1) for word in words[2:])
+
+
+def test_ingest_bench_agrees_with_the_deliverys_accounting_and_ends_with_its_result_line(runs):
+    """From raw files: lakejobs and DuckDB must both count exactly what the generator wrote
+    (the strict number grammar included: `7d` and `0x1p6` are quarantined by both)."""
+    code, stdout, stderr = finished(runs["ingest"])
+    assert code == 0, f"exit {code}\n{stdout[-2000:]}\n{stderr[-4000:]}"
+    assert "accounting agrees with the delivery: lakejobs, duckdb" in stdout
+    fields = result_fields(stdout, "ingest")
+    assert list(fields) == [
+        "rows",
+        "lakejobs_s",
+        "lakejobs_cpu_s",
+        "duckdb_s",
+        "duckdb_cpu_s",
+        "spark_floor_s",
+        "ratio_vs_duckdb",
+        "cpu_ratio_vs_duckdb",
+    ]
+    assert fields["rows"] == str(ROWS)
+    assert float(fields["lakejobs_cpu_s"]) > 0 and float(fields["duckdb_cpu_s"]) > 0
+
+
+def test_pipeline_bench_cross_checks_raw_to_grades_and_ends_with_its_result_line(runs):
+    code, stdout, stderr = finished(runs["pipeline"])
+    assert code == 0, f"exit {code}\n{stdout[-2000:]}\n{stderr[-4000:]}"
+    assert (
+        "cross-check passed: accounting equals the delivery's, grade histograms identical" in stdout
+    )
+    fields = result_fields(stdout, "pipeline")
+    assert fields["rows"] == str(ROWS)
+    assert {"lakejobs_s", "duckdb_s", "ratio_vs_duckdb", "cpu_ratio_vs_duckdb"} <= set(fields)
