@@ -58,8 +58,8 @@ def sections(stdout: str) -> dict[str, list[dict[str, str]]]:
     """Split CSV output at `SELECT '<name>' AS section` markers into parsed result sets."""
     found: dict[str, list[str]] = {}
     current = None
-    # beeline's silent mode leaves a `null   null` in front of some lines: not output.
-    lines = [re.sub(r"^null\s+null", "", line) for line in stdout.splitlines()]
+    # beeline's silent mode leaves `\\rnull   \\rnull` in front of some lines: not output.
+    lines = [re.sub(r"^(?:null\s*)+", "", line.replace("\r", "")) for line in stdout.split("\n")]
     i = 0
     while i < len(lines):
         if lines[i] == "section" and i + 1 < len(lines):

@@ -42,13 +42,13 @@ def assert_int64_utc_micros(file: str, column: str) -> None:
 
 def test_a_timestamp_written_by_spark_reads_back_as_the_same_instant_in_seoul(spark, tmp_path):
     table_dir = tmp_path / "instants"
-    spark.createDataFrame([(1, INSTANT)], "id int, at timestamp").write.format("delta").save(
-        str(table_dir)
-    )
+    spark.createDataFrame([(1, INSTANT)], "id int, happened_at timestamp").write.format(
+        "delta"
+    ).save(str(table_dir))
     files = parquet_files(table_dir)
-    assert_int64_utc_micros(files[0], "at")
+    assert_int64_utc_micros(files[0], "happened_at")
     got = seoul().sql(
-        f"SELECT epoch_us(at), CAST(at AS VARCHAR), typeof(at) FROM read_parquet({files})"
+        f"SELECT epoch_us(happened_at), CAST(happened_at AS VARCHAR), typeof(happened_at) FROM read_parquet({files})"
     )
     micros, shown, kind = got.fetchall()[0]
     assert micros == int(INSTANT.timestamp()) * 1_000_000 + INSTANT.microsecond
