@@ -209,6 +209,11 @@ def ratio(a: float, b: Measured) -> str:
     return f"{a / b.seconds:.2f}" if b.status == "ok" and b.seconds else "n/a"
 
 
+def cpu_ratio(a: Measured, b: Measured) -> str:
+    """CPU seconds of `a` over those of `b`, or n/a when `b` did not run."""
+    return f"{a.cpu_seconds / b.cpu_seconds:.2f}" if b.status == "ok" and b.cpu_seconds else "n/a"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load_at_start = os.getloadavg()[0]
@@ -235,16 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     counted = ", ".join(r.engine for r in results if r.accounting is not None)
     print(f"\naccounting agrees with the delivery: {counted}")
     lakejobs, floor, duckdb = results
-    cpu_ratio = (
-        f"{lakejobs.cpu_seconds / duckdb.cpu_seconds:.2f}"
-        if duckdb.status == "ok" and duckdb.cpu_seconds
-        else "n/a"
-    )
     print_result(
         f"RESULT ingest rows={dataset.rows} lakejobs_s={lakejobs.seconds:.2f} "
         f"lakejobs_cpu_s={lakejobs.cpu_seconds:.2f} duckdb_s={duckdb.value(duckdb.seconds)} "
         f"duckdb_cpu_s={duckdb.value(duckdb.cpu_seconds)} spark_floor_s={floor.seconds:.2f} "
-        f"ratio_vs_duckdb={ratio(lakejobs.seconds, duckdb)} cpu_ratio_vs_duckdb={cpu_ratio}",
+        f"ratio_vs_duckdb={ratio(lakejobs.seconds, duckdb)} cpu_ratio_vs_duckdb={cpu_ratio(lakejobs, duckdb)}",
         args.record,
     )
     return 0

@@ -39,7 +39,7 @@ from benchkit import (
 from datagen import INGEST_DATE
 from gradesql import check_sql, cutoffs_sql, graded_histogram_sql, school_report_sql
 from grading import EngineResult, compare, spark_histogram, to_histogram
-from ingest import Measured, check_accounting, measured, ratio, reset_outputs
+from ingest import Measured, check_accounting, cpu_ratio, measured, ratio, reset_outputs
 from pyspark.sql import SparkSession
 
 from lakejobs.config import Settings
@@ -159,16 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nCROSS-CHECK FAILED:", *problems[:20], sep="\n  ", file=sys.stderr)
         return 1
     print("\ncross-check passed: accounting equals the delivery's, grade histograms identical")
-    cpu_ratio = (
-        f"{lakejobs.cpu_seconds / duckdb.cpu_seconds:.2f}"
-        if duckdb.status == "ok" and duckdb.cpu_seconds
-        else "n/a"
-    )
     print_result(
         f"RESULT pipeline rows={dataset.rows} lakejobs_s={lakejobs.seconds:.2f} "
         f"lakejobs_cpu_s={lakejobs.cpu_seconds:.2f} duckdb_s={duckdb.value(duckdb.seconds)} "
         f"duckdb_cpu_s={duckdb.value(duckdb.cpu_seconds)} "
-        f"ratio_vs_duckdb={ratio(lakejobs.seconds, duckdb)} cpu_ratio_vs_duckdb={cpu_ratio}",
+        f"ratio_vs_duckdb={ratio(lakejobs.seconds, duckdb)} cpu_ratio_vs_duckdb={cpu_ratio(lakejobs, duckdb)}",
         args.record,
     )
     return 0
