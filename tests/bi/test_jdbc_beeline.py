@@ -58,8 +58,10 @@ def sections(stdout: str) -> dict[str, list[dict[str, str]]]:
     """Split CSV output at `SELECT '<name>' AS section` markers into parsed result sets."""
     found: dict[str, list[str]] = {}
     current = None
-    # beeline's silent mode leaves `\\rnull   \\rnull` in front of some lines: not output.
-    lines = [re.sub(r"^(?:null\s*)+", "", line.replace("\r", "")) for line in stdout.split("\n")]
+    # beeline's silent mode writes `\\rnull   \\rnull` in front of some lines, which universal
+    # newlines (text=True) turn into extra lines: neither those nor the `null`s are output.
+    cleaned = (re.sub(r"^(?:null\s*)+", "", line) for line in stdout.splitlines())
+    lines = [line for line in cleaned if line.strip()]
     i = 0
     while i < len(lines):
         if lines[i] == "section" and i + 1 < len(lines):
@@ -71,7 +73,9 @@ def sections(stdout: str) -> dict[str, list[dict[str, str]]]:
             found[current].append(lines[i])
         i += 1
     return {
-        name: list(csv.DictReader(io.StringIO("\n".join(body)))) for name, body in found.items()
+        # csv2 quotes a value holding a comma (`DECIMAL(18,6)`) with NUL characters.
+        name: list(csv.DictReader(io.StringIO("\n".join(body)), quotechar="\0"))
+        for name, body in found.items()
     }
 
 
