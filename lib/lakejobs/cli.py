@@ -655,11 +655,11 @@ def _report_error(exc: BaseException, debug: bool) -> int:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if not isinstance(exc, LakejobsError):
         message = f"{type(exc).__name__}: {message}"
-    print(f"lakejobs: failed: {message}", file=sys.stderr)
     from lakejobs.session import log_exception
 
     log_exception(exc)
     _print_log_file()
+    print(f"lakejobs: failed: {message}", file=sys.stderr)  # last: the line to read
     return 1
 
 

@@ -208,4 +208,10 @@ def build_session(
         metastore_dir(settings).mkdir(parents=True, exist_ok=True)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if not debug:
+        # pyspark logs every failed query's Java stack trace on the console (as JSON) before
+        # raising it; the CLI reports the error in one line and the trace is in the log file.
+        from pyspark.logger import PySparkLogger
+
+        PySparkLogger.getLogger("SQLQueryContextLogger").disabled = True
     return spark
