@@ -259,14 +259,9 @@ class CuratedTables:
             )
             for key, value in table_properties(contract).items():
                 builder = builder.property(key, value)
-            try:
-                builder.execute()
-                return
-            except Exception:
-                # Another process created it between the check and our commit (two runs on a
-                # fresh lake): fine if it is there now; the checks below still apply.
-                if not DeltaTable.isDeltaTable(self.spark, location):
-                    raise
+            # Two runs on a fresh lake may create it at once: the loser's commit conflicts
+            # (ProtocolChanged), and its retry of createIfNotExists finds the winner's table.
+            retry_on_conflict(builder.execute, contract.name)
         self._check_schema(contract, location)
         self._sync_properties(contract, location)
 
