@@ -24,6 +24,7 @@ from rich.table import Table
 
 from lakejobs.config import Settings
 from lakejobs.errors import UsageError
+from lakejobs.job import Job
 
 RUN_LOG = "lakejobs.job_runs"
 RUNS_SHOWN = 200
@@ -243,10 +244,9 @@ class JobInfo:
     last_run: str
 
 
-def declared_params(job: Any) -> tuple[str, ...]:
-    """The parameter names a job declares (`Job.params`, where jobs declare them), sorted."""
-    params = getattr(job, "params", None) or ()
-    return tuple(sorted(params))
+def declared_params(job: Job) -> tuple[str, ...]:
+    """The parameters a job declares (`Job.params`) as `name:type`, sorted by name."""
+    return tuple(f"{p.name}:{p.type}" for p in sorted(job.params, key=lambda p: p.name))
 
 
 def jobs_overview(settings: Settings | None) -> list[JobInfo]:

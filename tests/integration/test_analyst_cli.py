@@ -100,7 +100,8 @@ def first_ten_minutes() -> list[str]:
 
 
 @pytest.mark.xfail(
-    reason="issue 16: failed in the merged head's first full run, cause not yet found (session 4)",
+    reason="issue 16: failed in the merged head (`lakejobs jobs` crashed on typed params, fixed); "
+    "sql, report --out and shell lines not yet re-run in this test",
     strict=False,
 )
 def test_the_readme_first_ten_minutes_work_as_written(tmp_path: Path):
