@@ -658,7 +658,8 @@ def _report_error(exc: BaseException, debug: bool) -> int:
     from lakejobs.session import log_exception
 
     log_exception(exc)
-    _print_log_file()
+    if not isinstance(exc, LakejobsError):  # our own errors say all there is in their one line
+        _print_log_file()
     print(f"lakejobs: failed: {message}", file=sys.stderr)  # last: the line to read
     return 1
 

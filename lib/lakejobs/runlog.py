@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from delta.exceptions import DeltaConcurrentModificationException
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -34,11 +31,10 @@ from pyspark.sql.types import Row
 
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
-from lakejobs.errors import LakejobsError
 from lakejobs.job import Job, JobOutcome, ParamValue
 from lakejobs.lake import HadoopFS, LakeLayout
 from lakejobs.locks import Process
-from lakejobs.tables import CuratedTables
+from lakejobs.tables import CuratedTables, retry_on_conflict
 
 RUN_LOG = "lakejobs.job_runs"
 RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
@@ -136,18 +132,8 @@ def start(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
 
 
 def _retried(action: Callable[[], T]) -> T:
-    """`action`, retried with a growing random pause while another process commits at once."""
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
-        try:
-            return action()
-        except DeltaConcurrentModificationException as exc:
-            if attempt == UPDATE_ATTEMPTS:
-                raise LakejobsError(
-                    f"{RUN_LOG}: still conflicting after {attempt} attempts: "
-                    f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
-                ) from None
-            time.sleep(random.uniform(0.1, 0.5) * attempt)
-    raise AssertionError("unreachable")
+    """`action`, retried on Delta commit conflicts while other runs update the log at once."""
+    return retry_on_conflict(action, RUN_LOG, attempts=UPDATE_ATTEMPTS, base_delay_s=0.2)
 
 
 def finish(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
@@ -170,7 +156,10 @@ def finish(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
 
 def mark_abandoned(spark: SparkSession, settings: Settings) -> list[str]:
     """Mark `abandoned` every `running` run whose process is gone (checkable on this host only:
-    a run started on another host is left as it is). Returns the run ids marked."""
+    a run started on another host is left as it is). Returns the run ids marked.
+
+    The first thing a run does to the log, so it upgrades an old log before reading it."""
+    _upgrade(spark, _tables(spark, settings).location(table_contract(RUN_LOG)))
     runs = read_runs(spark, settings)
     if runs is None:
         return []

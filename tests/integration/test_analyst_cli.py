@@ -99,11 +99,6 @@ def first_ten_minutes() -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
-@pytest.mark.xfail(
-    reason="issue 16: failed in the merged head (`lakejobs jobs` crashed on typed params, fixed); "
-    "sql, report --out and shell lines not yet re-run in this test",
-    strict=False,
-)
 def test_the_readme_first_ten_minutes_work_as_written(tmp_path: Path):
     """Every line runs as written in a folder like a fresh clone's (the bootstrapped .venv),
     with `make bootstrap` checked for what it leaves behind instead of re-run."""

@@ -30,7 +30,8 @@ HEADER = "exam_id,exam_date,subject,student_id,school_id,class_id,score"
 
 
 def settings_for(lake: Path):
-    return dataclasses.replace(TEST_SETTINGS, lake=str(lake))
+    # Hand-written deliveries are a few lines: one bad line is a large share of a delivery.
+    return dataclasses.replace(TEST_SETTINGS, lake=str(lake), max_quarantine_share=0.5)
 
 
 def deliver(lake: Path, source: str, day: date, files: dict[str, list[str]]) -> None:
