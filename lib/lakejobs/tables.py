@@ -30,6 +30,7 @@ from delta.exceptions import (
 )
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
@@ -120,6 +121,7 @@ CONFLICTS: tuple[type[Exception], ...] = (
     ProtocolChangedException,
 )
 RETRY_ATTEMPTS = 5
+CREATE_WAIT_S = 60.0  # how long another process's table creation may take to commit
 RETRY_BASE_DELAY_S = 0.5
 T = TypeVar("T")
 
@@ -261,9 +263,23 @@ class CuratedTables:
                 builder = builder.property(key, value)
             # Two runs on a fresh lake may create it at once: the loser's commit conflicts
             # (ProtocolChanged), and its retry of createIfNotExists finds the winner's table.
-            retry_on_conflict(builder.execute, contract.name)
+            retry_on_conflict(functools.partial(self._create, builder, location), contract.name)
         self._check_schema(contract, location)
         self._sync_properties(contract, location)
+
+    def _create(self, builder, location: str) -> None:
+        """`builder.execute()`; when another process is between creating the table's folder and
+        its first commit, Delta refuses the non-empty location: wait for that commit instead."""
+        try:
+            builder.execute()
+        except AnalysisException as exc:
+            if "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION" not in str(exc):
+                raise
+            deadline = time.monotonic() + CREATE_WAIT_S
+            while not DeltaTable.isDeltaTable(self.spark, location):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _register(self, contract: TableContract, location: str) -> None:
         if not self.spark.catalog.databaseExists(contract.database):

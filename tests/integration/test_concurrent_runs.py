@@ -123,7 +123,7 @@ def test_piped_backfill_logs_whole_lines_skips_undelivered_dates_and_summarises(
     lines = err.splitlines()
     assert any(
         line.startswith("✔ exams.ingest_scores in ")
-        and "[exams.scores_quarantine v2, exams.scores v" in line
+        and "[exams.scores_quarantine v3, exams.scores v" in line  # v0 created, v1-v2 the two runs
         for line in lines
     ), err
     assert (
