@@ -76,15 +76,20 @@ demo: bootstrap
 # smoke runs. `make test-all` runs everything.
 SLOW_TIER = tests/backends/test_hdfs_yarn.py tests/backends/test_standalone.py tests/bench/test_bench_smoke.py
 
-test: bootstrap airflow-venv
+# The tests run after lint, so CI (`.ci/run` runs `make test`) fails on a lint or type error too.
+test: bootstrap airflow-venv lint
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TIER))
 
-test-all: bootstrap airflow-venv
+test-all: bootstrap airflow-venv lint
 	$(BIN)/python -m pytest
 
+# Style (ruff) over the code, and the type checker over the library ([tool.mypy] in pyproject.toml).
+LINT_DIRS := lib jobs tests bench
+
 lint: bootstrap
-	$(BIN)/ruff check lib jobs tests
-	$(BIN)/ruff format --check lib jobs tests
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
+	$(BIN)/mypy lib/lakejobs
 
 clean:
 	rm -rf lake .build

@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 
 from lakejobs import tables as _tables
 from lakejobs.config import normalize_lake
+from lakejobs.session import driver_jvm
 from lakejobs.sql import string_literal
 
 # Only names that are safe as unquoted SQL identifiers become tables; anything else is skipped
@@ -72,7 +73,7 @@ def _strip_scheme(uri: str) -> str:
 
 def find_tables(spark: SparkSession, lake: str) -> list[FoundTable]:
     """Every Delta table under `<lake>/curated/*/*`, through Hadoop (file, hdfs, s3a)."""
-    jvm = spark.sparkContext._jvm
+    jvm = driver_jvm(spark)
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     pattern = jvm.org.apache.hadoop.fs.Path(f"{normalize_lake(lake)}/curated/*/*/_delta_log")
     statuses = pattern.getFileSystem(conf).globStatus(pattern) or []
@@ -116,7 +117,7 @@ _HIVE_ALTER_LOGGERS = (
 
 @contextlib.contextmanager
 def _quiet_hive_alter(spark: SparkSession) -> Iterator[None]:
-    jvm = spark.sparkContext._jvm
+    jvm = driver_jvm(spark)
     configurator = jvm.org.apache.logging.log4j.core.config.Configurator
     manager = jvm.org.apache.logging.log4j.LogManager
     before = {name: manager.getLogger(name).getLevel() for name in _HIVE_ALTER_LOGGERS}

@@ -14,11 +14,17 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from lakejobs.config import Settings, load_settings
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.lake import parse_date
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from lakejobs.job import Job
+    from lakejobs.pipeline import PipelineResult
 
 DEMO_DATE = "2026-11-20"
 DEMO_ROWS = 1_000_000
@@ -75,7 +81,7 @@ def _require_local_lake(settings: Settings) -> None:
 _DEBUG: list[bool] = [False]
 
 
-def _session(settings: Settings):
+def _session(settings: Settings) -> SparkSession:
     from lakejobs.session import build_session
 
     return build_session(settings, debug=_DEBUG[0])
@@ -113,7 +119,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(settings: Settings, target: str, run_date: date, args: argparse.Namespace):
+def _run(
+    settings: Settings, target: str, run_date: date, args: argparse.Namespace
+) -> tuple[SparkSession, PipelineResult]:
     from lakejobs.pipeline import preflight, run_jobs, select_jobs
 
     selected = select_jobs(target)
@@ -127,7 +135,7 @@ def _run(settings: Settings, target: str, run_date: date, args: argparse.Namespa
     )
 
 
-def _exit_code(result) -> int:
+def _exit_code(result: PipelineResult) -> int:
     if result.failed or result.skipped:
         failed = ", ".join(result.failed) or "none"
         skipped = ", ".join(result.skipped) or "none"
@@ -151,12 +159,12 @@ SUMMARY_HEADERS = (
 )
 
 
-def summary_rows(day: date, result) -> list[tuple[str, ...]]:
+def summary_rows(day: date, result: PipelineResult) -> list[tuple[str, ...]]:
     """Pure: one summary row per job of one date's `PipelineResult` (runs, skips, up to date)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for record in result.records:
         counts = record.outcome.counts if record.outcome else None
-        numbers = ("-",) * 4
+        numbers: tuple[str, ...] = ("-",) * 4
         if counts is not None:
             values = (counts.rows_in, counts.written, counts.quarantined, counts.duplicates)
             numbers = tuple(f"{v:,}" for v in values)
@@ -200,14 +208,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _exit_code(result)
 
 
-def delivered_jobs(selected: Sequence, delivered: set[str]) -> tuple[list, list]:
+def delivered_jobs(selected: Sequence[Job], delivered: set[str]) -> tuple[list[Job], list[Job]]:
     """Pure: the jobs of `selected` that can run on a date whose delivered raw sources are
     `delivered` (`raw.<source>` names), and the jobs left out.
 
     A job with raw inputs runs when at least one of them has files; a job reading a table that a
     left-out job of the selection produces is left out too (its input has nothing new).
     """
-    kept, left_out = [], []
+    kept: list[Job] = []
+    left_out: list[Job] = []
     missing_outputs: set[str] = set()
     for job in selected:
         raw = [i for i in job.inputs if i.startswith("raw.")]
@@ -425,6 +434,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         plots.print_exam_list(cutoffs, provenance)
         return 0
     report = plots.exam_report(cutoffs, args.exam_id, provenance)
+    assert out is not None  # without --list, --out was required above
     print(f"wrote {plots.write_report(report, out)}")
     return 0
 
@@ -678,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_error(exc, debug)
 
 
-def job_main(job, argv: Sequence[str] | None = None) -> NoReturn:
+def job_main(job: Job, argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of a job file run directly or by spark-submit: `job.py --date D [...]`."""
     parser = _Parser(prog=Path(sys.argv[0]).name, description=job.description)
     parser.add_argument("--date", required=True, help="ingest date, YYYY-MM-DD")

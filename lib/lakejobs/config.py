@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from lakejobs.errors import UsageError
 
@@ -134,7 +135,7 @@ def config_path(env: Mapping[str, str] = os.environ) -> Path | None:
     return None
 
 
-def _read_config(path: Path | None) -> dict:
+def _read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {"profiles": {DEFAULT_PROFILE: {"master": "local[*]", "lake": "lake"}}}
     try:
@@ -186,7 +187,7 @@ def load_settings(
     )
 
 
-def _days(chosen: Mapping, defaults: Mapping, key: str, fallback: int) -> int:
+def _days(chosen: Mapping[str, Any], defaults: Mapping[str, Any], key: str, fallback: int) -> int:
     value = chosen.get(key, defaults.get(key, fallback))
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"{key} must be a whole number of days, got {value!r}")

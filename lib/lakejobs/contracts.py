@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql.types import (
     ArrayType,
@@ -80,11 +81,12 @@ def parse_type(text: str) -> DataType:
     raise UsageError(f"unsupported column type {text!r} in a table contract")
 
 
-def _load_json(path: Path) -> dict:
+def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"contract not found: {path}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: invalid JSON: {exc}") from None
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +25,9 @@ from rich.table import Table
 from lakejobs.config import Settings
 from lakejobs.errors import UsageError
 from lakejobs.job import Job
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 RUN_LOG = "lakejobs.job_runs"
 RUNS_SHOWN = 200
@@ -65,14 +68,17 @@ def find_tables(settings: Settings) -> list[str]:
     return sorted(names)
 
 
-def _open(path: Path):
+def _open(path: Path) -> DeltaTable:
     from deltalake import DeltaTable
 
     return DeltaTable(str(path))
 
 
-def _arrow_rows(path: Path, filters: list[tuple[str, str, Any]] | None = None) -> list[dict]:
-    return _open(path).to_pyarrow_table(filters=filters).to_pylist()
+def _arrow_rows(
+    path: Path, filters: list[tuple[str, str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = _open(path).to_pyarrow_table(filters=filters).to_pylist()
+    return rows
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ class TableInfo:
     last_run: str
 
 
-def _row_count(table) -> int:
+def _row_count(table: DeltaTable) -> int:
     """Rows of the current snapshot from the log's `numRecords`; files without statistics
     (not written by lakejobs) are counted by reading their Parquet footers."""
     import pyarrow as pa
@@ -94,17 +100,17 @@ def _row_count(table) -> int:
     counts = actions.column("num_records").to_pylist() if actions.num_rows else []
     if all(c is not None for c in counts):
         return int(sum(counts))
-    return table.to_pyarrow_dataset().count_rows()
+    return int(table.to_pyarrow_dataset().count_rows())
 
 
-def latest_per_run(rows: Iterable[Mapping[str, Any]]) -> list[dict]:
+def latest_per_run(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Pure: one row per run_id, the latest state of each run (a run may log a `running` row
     first and its outcome later), newest start first."""
 
-    def rank(row: Mapping[str, Any]) -> tuple:
+    def rank(row: Mapping[str, Any]) -> tuple[Any, ...]:
         return (row.get("status") != "running", *_when(row.get("finished_at")))
 
-    latest: dict[str, dict] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for row in rows:
         kept = latest.get(row["run_id"])
         if kept is None or rank(row) >= rank(kept):
@@ -118,7 +124,7 @@ def _when(value: datetime | None) -> tuple[bool, Any]:
     return (value is not None, value or 0)
 
 
-def read_runs(settings: Settings, run_date: date | None = None) -> list[dict]:
+def read_runs(settings: Settings, run_date: date | None = None) -> list[dict[str, Any]]:
     """The run log, latest row per run, newest first; [] when nothing ran in this lake yet."""
     path = table_dir(settings, RUN_LOG)
     if not (path / "_delta_log").is_dir():
@@ -143,7 +149,7 @@ def last_runs_by_table(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     }
 
 
-def _output_map(value: Any) -> dict:
+def _output_map(value: Any) -> dict[str, Any]:
     """Arrow gives a Delta map column as a list of (key, value) pairs."""
     if value is None:
         return {}
@@ -256,8 +262,8 @@ def jobs_overview(settings: Settings | None) -> list[JobInfo]:
 
     runs = read_runs(settings) if settings is not None and settings.lake_is_local else []
     last: dict[str, Mapping[str, Any]] = {}
-    for run in runs:  # newest first: the first row seen per job is its latest run
-        last.setdefault(run["job"], run)
+    for row in runs:  # newest first: the first row seen per job is its latest run
+        last.setdefault(row["job"], row)
     infos = []
     for job in ordered(registry().values()):
         run = last.get(job.name)
@@ -307,7 +313,7 @@ class QuarantineSummary:
     ingest_date: date
     rows: int
     reasons: list[tuple[str, int]]
-    samples: list[dict]
+    samples: list[dict[str, Any]]
 
 
 def quarantine_table_name(name: str) -> str:

@@ -58,23 +58,25 @@ class Param:
 
     def parse(self, text: str) -> ParamValue:
         """The typed value of `text`, or a one-line `UsageError` saying what is expected."""
-        if self.type == "int":
-            value: ParamValue | None = int(text) if re.fullmatch(r"-?[0-9]+", text) else None
-            expected = "a whole number"
-        elif self.type == "float":
-            try:
-                value = float(text)
-            except ValueError:
-                value = None
-            value = None if value is None or not math.isfinite(value) else value
-            expected = "a number"
-        else:
-            value, expected = text, "a value"
-        low = -math.inf if self.low is None else self.low
-        high = math.inf if self.high is None else self.high
-        if self.type != "str" and (value is None or not low <= value <= high):
-            bounds = f" from {low} to {high}" if math.isfinite(low - high) else ""
-            raise UsageError(f"invalid {self.name} {text!r}: expected {expected}{bounds}")
+        value: ParamValue = text
+        if self.type != "str":
+            number: int | float | None
+            if self.type == "int":
+                number = int(text) if re.fullmatch(r"-?[0-9]+", text) else None
+                expected = "a whole number"
+            else:
+                try:
+                    number = float(text)
+                except ValueError:
+                    number = None
+                number = None if number is None or not math.isfinite(number) else number
+                expected = "a number"
+            low = -math.inf if self.low is None else self.low
+            high = math.inf if self.high is None else self.high
+            if number is None or not low <= number <= high:
+                bounds = f" from {low} to {high}" if math.isfinite(low - high) else ""
+                raise UsageError(f"invalid {self.name} {text!r}: expected {expected}{bounds}")
+            value = number
         allowed = self.allowed()
         if allowed is not None and text not in allowed:
             raise UsageError(

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from lakejobs.config import Settings
 from lakejobs.contracts import TableContract, all_table_contracts
 from lakejobs.lake import LakeLayout
+from lakejobs.session import driver_jvm
 from lakejobs.tables import CuratedTables, described
 
 QUARANTINE_DATE_COLUMN = "ingest_date"
@@ -52,7 +53,7 @@ def is_quarantine(contract: TableContract) -> bool:
 
 def _data_files(spark: SparkSession, location: str) -> int:
     """Parquet files under a table's folder (any version), through Hadoop (file, hdfs, s3a)."""
-    jvm = spark.sparkContext._jvm
+    jvm = driver_jvm(spark)
     path = jvm.org.apache.hadoop.fs.Path(location)
     files = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).listFiles(path, True)
     count = 0

@@ -13,7 +13,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from graphlib import CycleError, TopologicalSorter
@@ -153,6 +153,7 @@ def _one_at_a_time(
     `running` row of the same job and date in the run log refuses the run instead (racy).
     """
     runlog.mark_abandoned(spark, settings)
+    guard: AbstractContextManager[None]
     if settings.lake_is_local:
         guard = run_lock(settings.local_lake_path, job.name, run_date)
     else:
@@ -235,7 +236,8 @@ def _execute(
         runlog.finish(spark, settings, record)
         # Spark work done after this run (the next job, a notebook cell) is not this run's.
         for key in ("spark.jobGroup.id", "spark.job.description"):
-            spark.sparkContext.setLocalProperty(key, None)
+            # None removes the property (Spark's API), though pyspark's hint says str.
+            spark.sparkContext.setLocalProperty(key, None)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
     if record.status == runlog.SUCCEEDED:
         echo(f"✔ {job.name} in {elapsed:.1f}s: {describe_outcome(record.outcome)}")
@@ -251,11 +253,11 @@ def _roll_back(
     try:
         record.rolled_back = ctx.tables.roll_back(job.output_contracts, before, record.run_id)
     except Exception as exc:  # the run's own error stays the one reported
-        record.error += f"; rolling back failed: {_one_line(exc)}"
+        record.error = f"{record.error or 'failed'}; rolling back failed: {_one_line(exc)}"
         return
     if record.rolled_back:
         restored = ", ".join(f"{t} to v{v}" for t, v in sorted(record.rolled_back.items()))
-        record.error += f" (rolled back: {restored})"
+        record.error = f"{record.error or 'failed'} (rolled back: {restored})"
 
 
 def describe_outcome(outcome: JobOutcome | None) -> str:

@@ -132,6 +132,8 @@ def _spark_cutoffs(spark: SparkSession, settings: Settings) -> tuple[pd.DataFram
             f"{CUTOFFS_TABLE} not found at {location}: run `lakejobs run exams` on this lake first"
         )
     last = DeltaTable.forPath(spark, location).history(1).first()
+    if last is None:
+        raise LakejobsError(f"{CUTOFFS_TABLE} at {location} has no commit in its Delta log")
     frame = spark.read.format("delta").load(location).select(*CUTOFF_COLUMNS).toPandas()
     return frame, Provenance(CUTOFFS_TABLE, int(last["version"]), last["timestamp"])
 

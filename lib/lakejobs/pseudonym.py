@@ -17,6 +17,7 @@ from py4j.java_gateway import JavaClass
 from pyspark.sql import Column, SparkSession
 
 from lakejobs.errors import UsageError
+from lakejobs.session import driver_jvm
 
 KEY_ENV = "LAKEJOBS_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 16
@@ -47,7 +48,7 @@ def hmac_sha256_hex(message: Column, key: bytes) -> Column:
     spark = SparkSession.getActiveSession()
     if spark is None:
         raise UsageError("pseudonyms need an active SparkSession")
-    function = spark.sparkContext._jvm.lakejobs.HmacSha256Hex
+    function = driver_jvm(spark).lakejobs.HmacSha256Hex
     if not isinstance(function, JavaClass):  # py4j found no such class: a package name
         raise UsageError(
             f"the JVM function {JVM_FUNCTION} is missing: run `make bootstrap` "

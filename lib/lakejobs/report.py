@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -51,6 +52,7 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
         tables.ensure(contract)
         rows = spark.read.format("delta").load(tables.location(contract)).count()
         version = tables.last_commit(contract).version
+        assert version is not None, f"{contract.name}: an existing Delta table has a commit"
         overview.append((contract.name, rows, version, last_runs.get(contract.name, "-")))
     return overview
 
@@ -58,7 +60,7 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
 def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = None) -> None:
     """The run log through Spark (lakes on HDFS/S3), latest row per run, newest first."""
     log = runlog.read_runs(spark, settings)
-    runs: list[dict] = []
+    runs: list[dict[str, Any]] = []
     if log is not None:
         if run_date is not None:
             log = log.where(F.col("run_date") == F.lit(run_date))
@@ -118,7 +120,7 @@ def _quarantine_table(spark: SparkSession, settings: Settings, run_date: str) ->
 def cutoff_table(spark: SparkSession, exam_id: str | None = None) -> Table:
     """Grade cut-offs of one exam: lowest score reaching each grade, per subject."""
     cutoffs = spark.table("exams.grade_cutoffs")
-    exam_id = exam_id or cutoffs.agg(F.min("exam_id")).first()[0]
+    exam_id = exam_id or cutoffs.agg(F.min("exam_id")).collect()[0][0]  # a global agg: one row
     rows = cutoffs.where(F.col("exam_id") == exam_id).collect()
     subjects = sorted({r["subject"] for r in rows})
     grades = sorted({r["grade"] for r in rows})

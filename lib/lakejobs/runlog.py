@@ -234,7 +234,9 @@ def read_runs(spark: SparkSession, settings: Settings) -> DataFrame | None:
     return spark.read.format("delta").load(tables.location(contract))
 
 
-def input_versions(spark: SparkSession, settings: Settings, job: Job, run_date: date) -> dict:
+def input_versions(
+    spark: SparkSession, settings: Settings, job: Job, run_date: date
+) -> dict[str, str]:
     """What `job` would read for `run_date`: table versions and raw-delivery fingerprints."""
     tables = _tables(spark, settings)
     layout = LakeLayout(settings.lake)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from lakejobs.catalog import register_lake
 from lakejobs.config import Settings
 from lakejobs.errors import LakejobsError, UsageError
-from lakejobs.session import BASE_CONF, build_session, local_jars
+from lakejobs.session import BASE_CONF, build_session, driver_jvm, local_jars
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10000
@@ -160,7 +160,7 @@ def serve(
     spark = build_session(server_settings(settings, options), app_name="lakejobs-thriftserver")
     server = None
     try:
-        jvm = spark.sparkContext._jvm
+        jvm = driver_jvm(spark)
         # HiveServer2 loads the CUSTOM authenticator from a `new HiveConf()`, which reads JVM
         # system properties, not the session's Hadoop conf.
         jvm.java.lang.System.setProperty("hive.server2.custom.authentication.class", AUTHENTICATOR)

@@ -11,6 +11,7 @@ import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -49,6 +50,15 @@ BASE_CONF: dict[str, str] = {
     # backend tests) support, rather than the newer analytics-accelerator stream.
     "spark.hadoop.fs.s3a.input.stream.type": "classic",
 }
+
+
+def driver_jvm(spark: SparkSession) -> Any:
+    """The driver JVM through py4j (`sc._jvm`). pyspark types it as optional because it is None
+    on executors; a session built on the driver always has one. py4j is untyped, hence `Any`."""
+    view = spark.sparkContext._jvm
+    if view is None:
+        raise RuntimeError("no py4j gateway: SparkContext._jvm is only set on the driver")
+    return view
 
 
 def metastore_dir(settings: Settings) -> Path:

@@ -55,7 +55,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def format_rows(columns: list[str], rows: list[tuple], fmt: str, truncated: bool = False) -> str:
+def format_rows(
+    columns: list[str], rows: list[tuple[Any, ...]], fmt: str, truncated: bool = False
+) -> str:
     """Pure: query rows as csv, JSON (a list of objects) or an aligned text table."""
     if fmt == "csv":
         import csv
@@ -83,7 +85,7 @@ def format_rows(columns: list[str], rows: list[tuple], fmt: str, truncated: bool
     return buffer.getvalue() + f"({shown})\n"
 
 
-def collect(frame: DataFrame, fmt: str) -> tuple[list[str], list[tuple], bool]:
+def collect(frame: DataFrame, fmt: str) -> tuple[list[str], list[tuple[Any, ...]], bool]:
     """The rows to print: all of them for csv/json, the first TABLE_ROWS_SHOWN for a table."""
     if fmt == "table":
         rows = [tuple(r) for r in frame.limit(TABLE_ROWS_SHOWN + 1).collect()]

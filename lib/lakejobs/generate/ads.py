@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,7 +107,7 @@ def fx_rate(day: date, currency: str) -> float:
     if currency == "USD":
         return 1.0
     wobble = np.random.default_rng([day.toordinal(), sum(map(ord, currency))]).normal(0, 0.01)
-    return round(base * (1 + 0.03 * np.sin(day.toordinal() / 9) + wobble), 8)
+    return round(float(base * (1 + 0.03 * np.sin(day.toordinal() / 9) + wobble)), 8)
 
 
 def _day(
@@ -199,7 +200,7 @@ def _manifest(
     quarantine: dict[str, int],
     duplicates: int,
     counts: dict[str, int] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     fields = {
         "source": source,
         "ingest_date": ingest_date.isoformat(),
@@ -214,15 +215,18 @@ def _manifest(
     return fields
 
 
-def read_manifest(directory: Path) -> dict:
+def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest a `generate` call wrote into a raw folder."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise UsageError(f"no generator manifest {MANIFEST} in {directory}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
 
 
-def _facebook(lake_dir: Path, ingest_date: date, day: date, cells: list[SpendCell]) -> dict:
+def _facebook(
+    lake_dir: Path, ingest_date: date, day: date, cells: list[SpendCell]
+) -> dict[str, Any]:
     records = []
     for cell in (c for c in cells if c.campaign.media == "facebook"):
         adset = cell.campaign.ad_group(cell.group)
@@ -270,7 +274,7 @@ def _facebook(lake_dir: Path, ingest_date: date, day: date, cells: list[SpendCel
     )
 
 
-def _google(lake_dir: Path, ingest_date: date, day: date, cells: list[SpendCell]) -> dict:
+def _google(lake_dir: Path, ingest_date: date, day: date, cells: list[SpendCell]) -> dict[str, Any]:
     header = "day,campaign_id,campaign_name,ad_group_id,ad_id,cost_micros,impressions,clicks,conversions,currency"
     lines = [
         ",".join(
@@ -310,7 +314,7 @@ def _timestamps(times: np.ndarray) -> np.ndarray:
     return np.char.replace(np.datetime_as_string(times, unit="s"), "T", " ")
 
 
-def _installs(lake_dir: Path, ingest_date: date, users: dict[str, np.ndarray]) -> dict:
+def _installs(lake_dir: Path, ingest_date: date, users: dict[str, np.ndarray]) -> dict[str, Any]:
     lines = [
         ",".join(fields)
         for fields in zip(
@@ -332,7 +336,9 @@ def _installs(lake_dir: Path, ingest_date: date, users: dict[str, np.ndarray]) -
     )
 
 
-def _payments_snapshot(lake_dir: Path, ingest_date: date, payments: dict[str, np.ndarray]) -> dict:
+def _payments_snapshot(
+    lake_dir: Path, ingest_date: date, payments: dict[str, np.ndarray]
+) -> dict[str, Any]:
     end = np.datetime64(ingest_date.isoformat(), "s")
     start = end - np.timedelta64(PAYMENT_SNAPSHOT_DAYS, "D")
     shown = (payments["paid_at"] >= start) & (payments["paid_at"] < end)
@@ -365,7 +371,7 @@ def _payments_snapshot(lake_dir: Path, ingest_date: date, payments: dict[str, np
     )
 
 
-def _fx(lake_dir: Path, ingest_date: date) -> dict:
+def _fx(lake_dir: Path, ingest_date: date) -> dict[str, Any]:
     days = [ingest_date - timedelta(days=k) for k in range(FX_DAYS, 0, -1)]
     lines = [f"{d.isoformat()},{c},{fx_rate(d, c):.8f}" for d in days for c in FX_BASE]
     directory = _folder(lake_dir, "fx_rates", ingest_date)

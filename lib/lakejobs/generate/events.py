@@ -16,6 +16,7 @@ import shutil
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,12 +118,13 @@ def generate(lake_dir: Path, ingest_date: date, *, rows: int | None = None, seed
     )
 
 
-def read_manifest(directory: Path) -> dict:
+def read_manifest(directory: Path) -> dict[str, Any]:
     """The `_manifest.json` of a generated delivery folder."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise UsageError(f"no generator manifest {MANIFEST} in {directory}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
 
 
 def _day_millis(day: date) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def generate(lake_dir: Path, ingest_date: date, *, rows: int | None = None, seed
     )
 
 
-def read_manifest(directory: Path) -> dict:
+def read_manifest(directory: Path) -> dict[str, Any]:
     """The `GeneratedBatch` fields of a generated folder: `GeneratedBatch(**read_manifest(d))`.
 
     The file stores the folder relative to the lake; the answer gives `directory` as passed."""
