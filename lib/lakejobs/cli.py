@@ -654,13 +654,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str) -> str:
+    """A message on one line: a parser's multi-line detail (TOML, JSON) joined with spaces."""
+    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+
+
 def _report_error(exc: BaseException, debug: bool) -> int:
     if debug:
         import traceback
 
         traceback.print_exception(exc)
-    if isinstance(exc, UsageError):
-        print(f"lakejobs: error: {exc}", file=sys.stderr)
+    if isinstance(exc, UsageError):  # ConfigError too: a bad argument or a broken config file
+        print(f"lakejobs: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if not isinstance(exc, LakejobsError):

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from lakejobs.errors import UsageError
+from lakejobs.errors import ConfigError, UsageError
 
 
 def _find_home() -> Path:
@@ -41,6 +41,11 @@ METASTORES = ("in-memory", "derby", "derby-memory", "glue", "hive")
 DEFAULT_METASTORE = "in-memory"
 MIN_RETENTION_DAYS = 7
 _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# The keys a lakejobs.toml may have; any other is a ConfigError (a misspelt key would otherwise be
+# ignored without a word). `[profiles.<name>.spark]` takes any Spark setting.
+SETTING_KEYS = ("max_quarantine_share", "grading_scheme", "retention_days", "quarantine_days")
+PROFILE_KEYS = ("master", "lake", "metastore", "spark", *SETTING_KEYS)
+TOP_LEVEL_KEYS = ("defaults", "profiles")
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ def config_path(env: Mapping[str, str] = os.environ) -> Path | None:
     if env.get("LAKEJOBS_CONFIG"):
         path = Path(env["LAKEJOBS_CONFIG"])
         if not path.is_file():
-            raise UsageError(f"LAKEJOBS_CONFIG={path} does not exist")
+            raise ConfigError(f"LAKEJOBS_CONFIG={path} does not exist")
         return path
     for candidate in (Path.cwd() / "lakejobs.toml", REPO_ROOT / "lakejobs.toml"):
         if candidate.is_file():
@@ -139,9 +144,41 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {"profiles": {DEFAULT_PROFILE: {"master": "local[*]", "lake": "lake"}}}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    check_config(raw, path)
+    return raw
+
+
+def check_config(raw: Mapping[str, Any], path: Path) -> None:
+    """Every table and key of a parsed lakejobs.toml is one lakejobs reads; else a `ConfigError`
+    naming the file and the key (`profiles.local.mastr`)."""
+    _known_keys(raw, TOP_LEVEL_KEYS, path, "", "the file")
+    defaults = _table(raw, "defaults", path, "defaults")
+    _known_keys(defaults, SETTING_KEYS, path, "defaults.", "[defaults]")
+    profiles = _table(raw, "profiles", path, "profiles")
+    for name in profiles:
+        profile = _table(profiles, name, path, f"profiles.{name}")
+        _known_keys(profile, PROFILE_KEYS, path, f"profiles.{name}.", f"[profiles.{name}]")
+        _table(profile, "spark", path, f"profiles.{name}.spark")
+
+
+def _table(parent: Mapping[str, Any], key: str, path: Path, dotted: str) -> Mapping[str, Any]:
+    value = parent.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {dotted} must be a table ([{dotted}]), got {value!r}")
+    return value
+
+
+def _known_keys(
+    table: Mapping[str, Any], known: tuple[str, ...], path: Path, prefix: str, where: str
+) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown key {prefix}{key} ({where} takes: {', '.join(known)})"
+            )
 
 
 def load_settings(
@@ -150,7 +187,8 @@ def load_settings(
     master: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
-    """Build `Settings` for a profile; unknown profiles and bad values raise `UsageError`."""
+    """Build `Settings` for a profile. An unknown profile or a bad --lake raises `UsageError`;
+    a broken lakejobs.toml (bad TOML, an unknown key, a bad value) raises `ConfigError`."""
     path = config_path(env)
     raw = _read_config(path)
     name = profile or env.get("LAKEJOBS_PROFILE") or DEFAULT_PROFILE
@@ -167,24 +205,49 @@ def load_settings(
     if lake is None and "LAKEJOBS_LAKE" in env and not env["LAKEJOBS_LAKE"].strip():
         raise UsageError("LAKEJOBS_LAKE is set but empty: give a lake path, or unset it")
     lake_value = lake or env.get("LAKEJOBS_LAKE")
-    if not lake_value:
+    if lake_value:
+        lake_value = normalize_lake(lake_value)  # a flag or $LAKEJOBS_LAKE: a UsageError
+    else:
         lake_value = chosen.get("lake", "lake")
-        if path is not None and "://" not in lake_value and not Path(lake_value).is_absolute():
-            # A relative lake in the config file is relative to that file, not to the cwd.
-            lake_value = str(path.parent / lake_value)
-    return Settings(
-        profile=name,
-        lake=lake_value,
-        master=master or env.get("LAKEJOBS_MASTER") or chosen.get("master", "local[*]"),
-        metastore=chosen.get("metastore", DEFAULT_METASTORE),
-        spark_conf={str(k): str(v) for k, v in chosen.get("spark", {}).items()},
-        max_quarantine_share=float(
-            chosen.get("max_quarantine_share", defaults.get("max_quarantine_share", 0.2))
-        ),
-        grading_scheme=str(chosen.get("grading_scheme", defaults.get("grading_scheme", "csat9"))),
-        retention_days=_days(chosen, defaults, "retention_days", 7),
-        quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
-    )
+        if path is not None:
+            if not isinstance(lake_value, str):
+                raise ConfigError(f"{path}: profiles.{name}.lake must be a string")
+            if "://" not in lake_value and not Path(lake_value).is_absolute():
+                # A relative lake in the config file is relative to that file, not to the cwd.
+                lake_value = str(path.parent / lake_value)
+            try:
+                lake_value = normalize_lake(lake_value)
+            except UsageError as exc:
+                raise ConfigError(f"{path}: profiles.{name}.lake: {exc}") from None
+    try:
+        return Settings(
+            profile=name,
+            lake=lake_value,
+            master=master or env.get("LAKEJOBS_MASTER") or chosen.get("master", "local[*]"),
+            metastore=chosen.get("metastore", DEFAULT_METASTORE),
+            spark_conf={str(k): str(v) for k, v in chosen.get("spark", {}).items()},
+            max_quarantine_share=_number(chosen, defaults, "max_quarantine_share", 0.2),
+            grading_scheme=str(
+                chosen.get("grading_scheme", defaults.get("grading_scheme", "csat9"))
+            ),
+            retention_days=_days(chosen, defaults, "retention_days", 7),
+            quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
+        )
+    except ConfigError:
+        raise
+    except UsageError as exc:  # a value of the file (Settings names the key)
+        detail = str(exc).removeprefix(f"profile {name!r}: ")
+        raise ConfigError(f"{path or 'built-in defaults'}: profile {name!r}: {detail}") from None
+
+
+def _number(
+    chosen: Mapping[str, Any], defaults: Mapping[str, Any], key: str, fallback: float
+) -> float:
+    value = chosen.get(key, defaults.get(key, fallback))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{key} must be a number, got {value!r}") from None
 
 
 def _days(chosen: Mapping[str, Any], defaults: Mapping[str, Any], key: str, fallback: int) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,7 +32,7 @@ from pyspark.sql.types import (
 )
 
 from lakejobs.config import REPO_ROOT
-from lakejobs.errors import UsageError
+from lakejobs.errors import ConfigError, UsageError
 
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -83,12 +85,29 @@ def parse_type(text: str) -> DataType:
 
 def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise UsageError(f"contract not found: {path}")
+        raise ConfigError(f"contract not found: {path}")
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        data: object = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: invalid JSON: {exc}") from None
+        raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a contract is a JSON object, got {type(data).__name__}")
+    return data
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Errors while building a contract from `path` name the file, and the key when one is missing."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except UsageError as exc:  # a bad value: the message says which
+        raise ConfigError(f"{path}: {exc}") from None
+    except KeyError as exc:
+        raise ConfigError(f"{path}: missing key {exc.args[0]!r}") from None
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"{path}: malformed contract: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -139,15 +158,18 @@ class RawSource:
 @cache
 def raw_source(source: str) -> RawSource:
     """Load `schemas/raw/<source>.json`."""
-    data = _load_json(SCHEMAS_DIR / "raw" / f"{check_identifier(source, 'raw source')}.json")
-    return RawSource(
-        source=data["source"],
-        format=data.get("format", "csv"),
-        columns=tuple(
-            RawColumn(c["name"], c["type"], bool(c.get("required", True))) for c in data["columns"]
-        ),
-        encoding=str(data.get("encoding", "utf-8")).lower(),
-    )
+    path = SCHEMAS_DIR / "raw" / f"{check_identifier(source, 'raw source')}.json"
+    data = _load_json(path)
+    with _reading(path):
+        return RawSource(
+            source=data["source"],
+            format=data.get("format", "csv"),
+            columns=tuple(
+                RawColumn(c["name"], c["type"], bool(c.get("required", True)))
+                for c in data["columns"]
+            ),
+            encoding=str(data.get("encoding", "utf-8")).lower(),
+        )
 
 
 @dataclass(frozen=True)
@@ -197,23 +219,24 @@ def table_contract(name: str) -> TableContract:
         raise UsageError(f"invalid table name {name!r}: expected <database>.<table>")
     path = SCHEMAS_DIR / "tables" / f"{name}.json"
     data = _load_json(path)
-    fields = [
-        StructField(
-            c["name"],
-            parse_type(c["type"]),
-            nullable=bool(c.get("nullable", True)),
-            metadata={"comment": c["comment"]} if c.get("comment") else {},
+    with _reading(path):
+        fields = [
+            StructField(
+                c["name"],
+                parse_type(c["type"]),
+                nullable=bool(c.get("nullable", True)),
+                metadata={"comment": c["comment"]} if c.get("comment") else {},
+            )
+            for c in data["columns"]
+        ]
+        return TableContract(
+            name=data["name"],
+            schema=StructType(fields),
+            partition_by=tuple(data.get("partition_by", ())),
+            primary_key=tuple(data.get("primary_key", ())),
+            description=data.get("description", ""),
+            stats_columns=tuple(data.get("stats_columns", ())),
         )
-        for c in data["columns"]
-    ]
-    return TableContract(
-        name=data["name"],
-        schema=StructType(fields),
-        partition_by=tuple(data.get("partition_by", ())),
-        primary_key=tuple(data.get("primary_key", ())),
-        description=data.get("description", ""),
-        stats_columns=tuple(data.get("stats_columns", ())),
-    )
 
 
 def all_table_contracts() -> list[TableContract]:

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
 from lakejobs.config import REPO_ROOT
-from lakejobs.errors import UsageError
+from lakejobs.errors import ConfigError, UsageError
 
 GROUP_KEYS: tuple[str, ...] = ("exam_id", "subject")
 MAX_GRADES = 9
@@ -89,17 +89,20 @@ def load_schemes(path: Path | None = None) -> dict[str, GradingScheme]:
         # Decimal, not float: a cut-off such as 4.1 must keep its exact decimal value.
         raw = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except FileNotFoundError:
-        raise UsageError(f"grading schemes file not found: {path}") from None
+        raise ConfigError(f"grading schemes file not found: {path}") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: invalid JSON: {exc}") from None
+        raise ConfigError(f"{path}: invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
-        raise UsageError(f"{path}: expected an object of named grading schemes")
+        raise ConfigError(f"{path}: expected an object of named grading schemes")
     schemes = {}
     for name, spec in raw.items():
         percents = spec.get("cumulative_percent") if isinstance(spec, dict) else None
         if not isinstance(percents, list):
-            raise UsageError(f"{path}: grading scheme {name!r} needs a cumulative_percent list")
-        schemes[name] = GradingScheme(name, tuple(percents))
+            raise ConfigError(f"{path}: grading scheme {name!r} needs a cumulative_percent list")
+        try:
+            schemes[name] = GradingScheme(name, tuple(percents))
+        except UsageError as exc:  # the message names the scheme and what is wrong
+            raise ConfigError(f"{path}: {exc}") from None
     return schemes
 
 

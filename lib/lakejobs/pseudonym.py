@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from py4j.java_gateway import JavaClass
 from pyspark.sql import Column, SparkSession
 
-from lakejobs.errors import UsageError
+from lakejobs.errors import ConfigError, UsageError
 from lakejobs.session import driver_jvm
 
 KEY_ENV = "LAKEJOBS_PSEUDONYM_KEY"
@@ -28,13 +28,13 @@ def load_key(environ: Mapping[str, str] | None = None) -> bytes:
     """The pseudonym key (UTF-8 bytes of $LAKEJOBS_PSEUDONYM_KEY); a one-line error if unusable."""
     value = (os.environ if environ is None else environ).get(KEY_ENV, "")
     if not value.strip():
-        raise UsageError(
+        raise ConfigError(
             f"{KEY_ENV} is not set: export a secret of at least {MIN_KEY_BYTES} bytes to "
             "pseudonymise user ids (it is read from the environment only, never stored)"
         )
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
-        raise UsageError(
+        raise ConfigError(
             f"{KEY_ENV} is too short ({len(key)} bytes): use a secret of at least "
             f"{MIN_KEY_BYTES} bytes, a short key lets anyone re-identify users by brute force"
         )

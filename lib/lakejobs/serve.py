@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from lakejobs.catalog import register_lake
 from lakejobs.config import Settings
-from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.errors import ConfigError, LakejobsError, UsageError
 from lakejobs.session import BASE_CONF, build_session, driver_jvm, local_jars
 
 DEFAULT_HOST = "127.0.0.1"
@@ -81,7 +81,7 @@ def check_credentials(options: ServeOptions, environ: Mapping[str, str] | None =
     environ = os.environ if environ is None else environ
     missing = [name for name in (USER_ENV, PASSWORD_ENV) if not environ.get(name, "").strip()]
     if options.authenticate and missing:
-        raise UsageError(
+        raise ConfigError(
             f"{' and '.join(missing)} not set: export the user name and password BI clients "
             f"must give (they are read from the environment only), or pass {INSECURE_FLAG} to "
             "let anyone on the network query every table"

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from lakejobs.config import Settings, load_settings, normalize_lake
-from lakejobs.errors import UsageError
+from lakejobs.errors import ConfigError, UsageError
 
 CONFIG = """
 [defaults]
@@ -130,8 +131,74 @@ def test_retention_settings_come_from_defaults_and_profiles(tmp_path: Path):
         ("quarantine_days", "1.5", "quarantine_days must be a whole number of days"),
     ],
 )
-def test_bad_retention_settings_are_usage_errors(tmp_path: Path, setting, value, message):
+def test_bad_retention_settings_are_config_errors(tmp_path: Path, setting, value, message):
     path = tmp_path / "lakejobs.toml"
     path.write_text(CONFIG.replace("[defaults]\n", f"[defaults]\n{setting} = {value}\n"))
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(ConfigError, match=message) as raised:
         load_settings(env={"LAKEJOBS_CONFIG": str(path)})
+    assert str(raised.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "where"),
+    [
+        (
+            ("[profiles.local]\n", '[profiles.local]\nmastr = "local[1]"\n'),
+            "profiles.local.mastr",
+            "[profiles.local]",
+        ),
+        (("[defaults]\n", '[defaults]\nlake = "elsewhere"\n'), "defaults.lake", "[defaults]"),
+        (("[defaults]\n", "[default]\nretention_days = 9\n[defaults]\n"), "default", "the file"),
+    ],
+)
+def test_an_unknown_key_in_the_config_file_names_the_file_and_the_key(
+    tmp_path: Path, edit: tuple[str, str], key: str, where: str
+):
+    path = tmp_path / "lakejobs.toml"
+    path.write_text(CONFIG.replace(*edit))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(profile="cluster", env={"LAKEJOBS_CONFIG": str(path)})  # any profile
+    assert str(raised.value).startswith(f"{path}: unknown key {key} ({where} takes: ")
+
+
+def test_spark_settings_of_a_profile_take_any_key(config_file: Path):
+    settings = load_settings(profile="cluster", env={"LAKEJOBS_CONFIG": str(config_file)})
+    assert dict(settings.spark_conf) == {"spark.sql.shuffle.partitions": "400"}
+
+
+def test_broken_toml_and_bad_values_name_the_file(tmp_path: Path):
+    path = tmp_path / "lakejobs.toml"
+    env = {"LAKEJOBS_CONFIG": str(path)}
+    path.write_text("[profiles.local\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: invalid TOML: "):
+        load_settings(env=env)
+    path.write_text(CONFIG.replace('metastore = "derby"', 'metastore = "mysql"', 1))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env=env)
+    assert str(raised.value).startswith(f"{path}: profile 'local': metastore must be one of ")
+    path.write_text(CONFIG.replace('lake = "lake"', 'lake = "ftp://x/lake"'))
+    with pytest.raises(
+        ConfigError, match=r": profiles\.local\.lake: lake 'ftp://x/lake': unsupported"
+    ):
+        load_settings(env=env)
+
+
+def test_a_bad_lake_flag_stays_a_usage_error_not_a_config_error(config_file: Path):
+    with pytest.raises(UsageError) as raised:
+        load_settings(lake="ftp://x/lake", env={"LAKEJOBS_CONFIG": str(config_file)})
+    assert not isinstance(raised.value, ConfigError)
+
+
+def test_the_cli_reports_a_config_error_in_one_line_with_exit_2(
+    tmp_path: Path, monkeypatch, capsys
+):
+    from lakejobs.cli import main
+
+    path = tmp_path / "lakejobs.toml"
+    path.write_text(CONFIG.replace("[profiles.local]\n", '[profiles.local]\nmastr = "x"\n'))
+    monkeypatch.setenv("LAKEJOBS_CONFIG", str(path))
+    monkeypatch.delenv("LAKEJOBS_PROFILE", raising=False)
+    assert main(["tables", "--lake", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lakejobs: error: {path}: unknown key profiles.local.mastr ")
+    assert len(err.strip().splitlines()) == 1

@@ -15,7 +15,7 @@ import pytest
 from chispa import assert_df_equality
 
 from lakejobs.contracts import table_contract
-from lakejobs.errors import UsageError
+from lakejobs.errors import ConfigError, UsageError
 from lakejobs.grading import (
     MAX_GRADES,
     GradingScheme,
@@ -306,12 +306,13 @@ def test_bad_schemes_are_rejected_naming_the_scheme_and_the_problem(percents, me
 def test_bad_scheme_in_a_file_is_rejected_on_load(tmp_path):
     path = tmp_path / "schemes.json"
     path.write_text(json.dumps({"odd": {"cumulative_percent": [50, 40, 100]}}))
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(ConfigError) as info:
         load_schemes(path)
     assert str(info.value) == (
-        "grading scheme 'odd': cumulative percents must be strictly increasing, got 40 after 50"
+        f"{path}: grading scheme 'odd': cumulative percents must be strictly increasing, "
+        "got 40 after 50"
     )
     path.write_text(json.dumps({"odd": {"description": "no cut-offs"}}))
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(ConfigError) as info:
         load_schemes(path)
     assert str(info.value) == f"{path}: grading scheme 'odd' needs a cumulative_percent list"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakejobs.errors import AccountingError, UsageError
+from lakejobs.errors import AccountingError, ConfigError, UsageError
 from lakejobs.job import Job, JobOutcome, RowCounts
 from lakejobs.pipeline import execution_order, registry, select_jobs
 
@@ -30,7 +30,7 @@ def test_a_cycle_is_reported_with_its_path():
 
 
 def test_a_job_cannot_write_a_table_without_a_contract():
-    with pytest.raises(UsageError, match=r"^contract not found: .*exams\.nope\.json$"):
+    with pytest.raises(ConfigError, match=r"^contract not found: .*exams\.nope\.json$"):
         job("exams.bad", ("raw.exam_scores",), ("exams.nope",))
 
 

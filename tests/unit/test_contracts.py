@@ -1,0 +1,59 @@
+"""Broken contract files fail with a ConfigError naming the file (and the key when one is missing)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakejobs import contracts
+from lakejobs.errors import ConfigError, UsageError
+
+
+@pytest.fixture
+def schemas(tmp_path: Path, monkeypatch) -> Iterator[Path]:
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "raw").mkdir()
+    monkeypatch.setattr(contracts, "SCHEMAS_DIR", tmp_path)
+    contracts.table_contract.cache_clear()
+    contracts.raw_source.cache_clear()
+    yield tmp_path
+    contracts.table_contract.cache_clear()
+    contracts.raw_source.cache_clear()
+
+
+def test_a_broken_contract_json_names_its_file(schemas: Path):
+    path = schemas / "tables" / "unit.broken.json"
+    path.write_text('{"name": "unit.broken", "columns": [')
+    with pytest.raises(ConfigError) as raised:
+        contracts.table_contract("unit.broken")
+    assert str(raised.value).startswith(f"{path}: invalid JSON: ")
+    assert isinstance(raised.value, UsageError)  # still exit code 2 for the CLI
+
+
+def test_a_contract_missing_a_key_names_the_file_and_the_key(schemas: Path):
+    path = schemas / "tables" / "unit.nocolumns.json"
+    path.write_text(json.dumps({"name": "unit.nocolumns"}))
+    with pytest.raises(ConfigError, match=r"missing key 'columns'$") as raised:
+        contracts.table_contract("unit.nocolumns")
+    assert str(raised.value) == f"{path}: missing key 'columns'"
+
+
+def test_a_bad_value_in_a_contract_names_the_file(schemas: Path):
+    path = schemas / "tables" / "unit.badtype.json"
+    path.write_text(
+        json.dumps({"name": "unit.badtype", "columns": [{"name": "a", "type": "blob"}]})
+    )
+    with pytest.raises(ConfigError) as raised:
+        contracts.table_contract("unit.badtype")
+    assert str(raised.value) == f"{path}: unsupported column type 'blob' in a table contract"
+
+
+def test_a_broken_raw_source_contract_names_its_file(schemas: Path):
+    path = schemas / "raw" / "broken_source.json"
+    path.write_text(json.dumps({"source": "broken_source", "columns": [{"name": "a"}]}))
+    with pytest.raises(ConfigError) as raised:
+        contracts.raw_source("broken_source")
+    assert str(raised.value) == f"{path}: missing key 'type'"
