@@ -1,4 +1,4 @@
-"""The grading spec of DESIGN §3 written as SQL, for the SQL baselines.
+"""The grading spec of docs/design.md §4 written as SQL, for the SQL baselines.
 
 `graded_sql` is the query people write first in a database: sort every group's rows (RANK) and
 count them (COUNT OVER). The same text runs on DuckDB and MariaDB; only the identifier quote

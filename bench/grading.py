@@ -79,7 +79,7 @@ from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_job
 from lakejobs.tables import CuratedTables
 
-# The run log every job run appends to (DESIGN §2); reset with the outputs.
+# The run log every job run appends to (docs/design.md §2); reset with the outputs.
 RUN_LOG = "lakejobs.job_runs"
 # What a Spark JVM exits with after an OutOfMemoryError (org.apache.spark.util.SparkExitCode.OOM).
 SPARK_OOM_EXIT_CODE = 52
@@ -409,7 +409,8 @@ def warm_up(
 ) -> None:
     """Run both Spark engines once on WARMUP_ROWS rows of their own lake, untimed, so that the
     timed runs measure the work and not class loading and JIT compilation of a fresh JVM (the
-    figures in DESIGN §5 are warm-JVM figures too; --cold measures a first run instead)."""
+    planning figures docs/design.md §6 mentions are warm-JVM figures too; --cold measures a
+    first run instead)."""
     small = exams_dataset(dataset.data_dir, WARMUP_ROWS, dataset.seed)
     ensure_small(spark, small)
     print(f"warming up on {small.rows:,} rows (untimed)", flush=True)
