@@ -15,8 +15,6 @@ from pathlib import Path
 from lakejobs.errors import UsageError
 from lakejobs.job import Job
 
-FORMATS = ("mermaid", "dot", "json", "png")
-
 
 def _job_id(name: str) -> str:
     """Jobs and tables live in one id space; a prefix keeps `ads.creative_ab_test` the job apart
