@@ -67,7 +67,7 @@ def run(ctx: RunContext) -> JobOutcome:
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, load_suite(TARGET), ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged, keys)
+        stats = batch_stats(staged)
         good = staged.where(F.col(QUARANTINED) == 0)
         dates: dict[str, set[str]] = defaultdict(set)
         for row in good.select("media_source", "date").distinct().collect():
@@ -92,7 +92,7 @@ def run(ctx: RunContext) -> JobOutcome:
         rows_in=stats.rows_in,
         written=written.metric("numOutputRows"),
         quarantined=quarantined.metric("numOutputRows"),
-        duplicates=stats.good - stats.distinct_keys,
+        duplicates=stats.good - written.metric("numOutputRows"),
     )
     return JobOutcome(counts=counts, commits=made(quarantined, written))
 

@@ -16,7 +16,13 @@ from pyspark.sql import functions as F
 from jobs.events.transforms import RAW_JSON_SCHEMA, canonical_events, curated_events
 from lakejobs.config import Settings
 from lakejobs.contracts import TableContract, raw_source, table_contract
-from lakejobs.ingest import batch_stats, drop_duplicates, owned_by, quarantine_rows
+from lakejobs.ingest import (
+    batch_stats,
+    delivered_keys,
+    drop_duplicates,
+    owned_by,
+    quarantine_rows,
+)
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.jsonlines import read_raw_json_lines
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE
@@ -53,7 +59,7 @@ def run(ctx: RunContext) -> JobOutcome:
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged, KEY)
+        stats = batch_stats(staged)
         good = drop_duplicates(
             staged.where(F.col(QUARANTINED) == 0), KEY, tie_breaker=(SOURCE_FILE, RAW_RECORD)
         )
@@ -77,7 +83,7 @@ def run(ctx: RunContext) -> JobOutcome:
         rows_in=stats.rows_in,
         written=inserted.metric("numTargetRowsInserted"),
         quarantined=quarantined.metric("numOutputRows"),
-        duplicates=(stats.good - stats.distinct_keys) + present,
+        duplicates=(stats.good - delivered_keys(inserted)) + present,
     )
     return JobOutcome(counts=counts, commits=made(quarantined, inserted))
 

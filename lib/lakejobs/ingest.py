@@ -21,7 +21,7 @@ from lakejobs.contracts import raw_source, table_contract
 from lakejobs.job import JobOutcome, RowCounts, RunContext
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows, validate_table
-from lakejobs.tables import made
+from lakejobs.tables import Commit, made
 
 
 @dataclass(frozen=True)
@@ -29,24 +29,32 @@ class BatchStats:
     rows_in: int
     quarantined: int
     good: int
-    distinct_keys: int
 
 
-def batch_stats(staged: DataFrame, keys: tuple[str, ...]) -> BatchStats:
-    """Count the batch in one aggregation: rows, quarantined rows, good rows, distinct good keys."""
+def batch_stats(staged: DataFrame) -> BatchStats:
+    """Count the batch in one aggregation: rows, quarantined rows, good rows.
+
+    Duplicates are the good rows the deduplication drops: `good` minus the rows the MERGE got,
+    which needs no distinct count (a second aggregation over every key) here.
+    """
     good = F.col(QUARANTINED) == 0
     row = staged.agg(
         F.count(F.lit(1)).alias("rows_in"),
         F.sum(QUARANTINED).alias("quarantined"),
         F.count(F.when(good, F.lit(1))).alias("good"),
-        F.count_distinct(*[F.when(good, F.col(k)) for k in keys]).alias("distinct_keys"),
     ).first()
+    assert row is not None  # a global aggregation always returns one row
     return BatchStats(
         rows_in=int(row["rows_in"]),
         quarantined=int(row["quarantined"] or 0),
         good=int(row["good"]),
-        distinct_keys=int(row["distinct_keys"]),
     )
+
+
+def delivered_keys(merged: Commit) -> int:
+    """The distinct keys a delivery MERGE got: its source is one row per delivered key plus one
+    tombstone per withdrawn key, and each tombstone deletes a row."""
+    return merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted")
 
 
 def drop_duplicates(
@@ -131,7 +139,7 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged, keys)
+        stats = batch_stats(staged)
         bad = staged.where(F.col(QUARANTINED) == 1)
         good = staged.where(F.col(QUARANTINED) == 0)
         quarantined = ctx.tables.replace_where(
@@ -151,11 +159,11 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
         )
     finally:
         staged.unpersist()
+    written = delivered_keys(merged)
     counts = RowCounts(
         rows_in=stats.rows_in,
-        # The source is the delivery plus one tombstone per withdrawn key, each deleting a row.
-        written=merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted"),
+        written=written,
         quarantined=quarantined.metric("numOutputRows"),
-        duplicates=stats.good - stats.distinct_keys,
+        duplicates=stats.good - written,
     )
     return JobOutcome(counts=counts, commits=made(quarantined, merged))
