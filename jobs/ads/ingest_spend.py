@@ -80,7 +80,7 @@ def run(ctx: RunContext) -> JobOutcome:
         written = ctx.tables.replace_where(
             contract,
             curated_rows(
-                drop_duplicates(good, keys, tie_breaker=(SOURCE_FILE, RAW_RECORD)),
+                drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),
                 ctx.run_date,
                 ctx.run_id,
             ),

@@ -57,17 +57,17 @@ def delivered_keys(merged: Commit) -> int:
     return merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted")
 
 
-def drop_duplicates(
-    df: DataFrame, keys: tuple[str, ...], tie_breaker: tuple[str, ...]
-) -> DataFrame:
-    """Keep one row per key: the one with the greatest `tie_breaker` values.
+def drop_duplicates(df: DataFrame, keys: tuple[str, ...], prefer: tuple[str, ...]) -> DataFrame:
+    """Keep one row per key: the one with the greatest `prefer` values, ties broken by the
+    greatest values of its other columns.
 
     Deterministic whatever the partitioning, so a re-run keeps the same row (unlike
-    `dropDuplicates`, which keeps an arbitrary one).
+    `dropDuplicates`, which keeps an arbitrary one). The order is on the parsed values, so the
+    raw record text need not travel through the shuffle.
     """
-    others = [c for c in df.columns if c not in keys]
-    best = F.max_by(F.struct(*others), F.struct(*tie_breaker))
-    return df.groupBy(*keys).agg(best.alias("_best")).select(*keys, "_best.*")
+    rest = [c for c in df.columns if c not in keys and c not in prefer]
+    best = F.max(F.struct(*prefer, *rest))
+    return df.groupBy(*keys).agg(best.alias("_best")).select(*keys, "_best.*").select(*df.columns)
 
 
 def quarantine_rows(bad: DataFrame, ingest_date: date, run_id: str) -> DataFrame:
@@ -136,6 +136,8 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
 
     raw = read_raw_csv(ctx.spark, spec, ctx.raw_dir(source))
     staged = validate_rows(raw, spec, suite, keys=(*keys, *target_contract.partition_by))
+    # Only the quarantine shows record text: good rows do not carry it into the cache.
+    staged = staged.withColumn(RAW_RECORD, F.when(F.col(QUARANTINED) == 1, F.col(RAW_RECORD)))
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)
@@ -150,7 +152,7 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
         merged = ctx.tables.merge(
             target_contract,
             curated_rows(
-                drop_duplicates(good, keys, tie_breaker=(SOURCE_FILE, RAW_RECORD)),
+                drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),
                 ctx.run_date,
                 ctx.run_id,
             ),
