@@ -67,7 +67,7 @@ def run(ctx: RunContext) -> JobOutcome:
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, load_suite(TARGET), ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged, keys)
+        stats = batch_stats(staged)
         good = staged.where(F.col(QUARANTINED) == 0)
         dates: dict[str, set[str]] = defaultdict(set)
         for row in good.select("media_source", "date").distinct().collect():
@@ -80,7 +80,7 @@ def run(ctx: RunContext) -> JobOutcome:
         written = ctx.tables.replace_where(
             contract,
             curated_rows(
-                drop_duplicates(good, keys, tie_breaker=(SOURCE_FILE, RAW_RECORD)),
+                drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),
                 ctx.run_date,
                 ctx.run_id,
             ),
@@ -92,7 +92,7 @@ def run(ctx: RunContext) -> JobOutcome:
         rows_in=stats.rows_in,
         written=written.metric("numOutputRows"),
         quarantined=quarantined.metric("numOutputRows"),
-        duplicates=stats.good - stats.distinct_keys,
+        duplicates=stats.good - written.metric("numOutputRows"),
     )
     return JobOutcome(counts=counts, commits=made(quarantined, written))
 

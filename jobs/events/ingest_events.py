@@ -10,13 +10,17 @@ in the same MERGE (rewriting only the files of its event_date partitions).
 from __future__ import annotations
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.events.transforms import RAW_JSON_SCHEMA, canonical_events, curated_events
 from lakejobs.config import Settings
-from lakejobs.contracts import TableContract, raw_source, table_contract
-from lakejobs.ingest import batch_stats, drop_duplicates, owned_by, quarantine_rows
+from lakejobs.contracts import raw_source, table_contract
+from lakejobs.ingest import (
+    batch_stats,
+    drop_duplicates,
+    owned_by,
+    quarantine_rows,
+)
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.jsonlines import read_raw_json_lines
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE
@@ -29,14 +33,6 @@ SOURCE = "events"
 TARGET = "events.events"
 QUARANTINE = "events.events_quarantine"
 KEY = ("event_id",)
-
-
-def already_curated(ctx: RunContext, contract: TableContract, batch: DataFrame) -> int:
-    """How many distinct keys of `batch` the table holds already (earlier deliveries)."""
-    if not ctx.tables.exists(contract):
-        return 0
-    existing = ctx.read_table(contract.name).select(*contract.primary_key)
-    return batch.join(existing, list(contract.primary_key), "left_semi").count()
 
 
 def require_key(settings: Settings) -> None:
@@ -53,31 +49,30 @@ def run(ctx: RunContext) -> JobOutcome:
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged, KEY)
+        stats = batch_stats(staged)
         good = drop_duplicates(
-            staged.where(F.col(QUARANTINED) == 0), KEY, tie_breaker=(SOURCE_FILE, RAW_RECORD)
+            staged.where(F.col(QUARANTINED) == 0), KEY, prefer=(SOURCE_FILE, RAW_RECORD)
         )
-        batch = curated_events(good, key, ctx.run_date, ctx.run_id)
-        batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            present = already_curated(ctx, target, batch)
-            quarantined = ctx.tables.replace_where(
-                quarantine,
-                quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
-                f"ingest_date = '{ctx.run_date.isoformat()}'",
-            )
-            inserted = ctx.tables.merge(
-                target, batch, insert_only=True, owned=owned_by(ctx.run_date)
-            )
-        finally:
-            batch.unpersist()
+        quarantined = ctx.tables.replace_where(
+            quarantine,
+            quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
+            f"ingest_date = '{ctx.run_date.isoformat()}'",
+        )
+        inserted = ctx.tables.merge(
+            target,
+            curated_events(good, key, ctx.run_date, ctx.run_id),
+            insert_only=True,
+            owned=owned_by(ctx.run_date),
+        )
     finally:
         staged.unpersist()
+    written = inserted.metric("numTargetRowsInserted")
     counts = RowCounts(
         rows_in=stats.rows_in,
-        written=inserted.metric("numTargetRowsInserted"),
+        written=written,
         quarantined=quarantined.metric("numOutputRows"),
-        duplicates=(stats.good - stats.distinct_keys) + present,
+        # Good rows not inserted: repeated in the delivery or curated by an earlier one.
+        duplicates=stats.good - written,
     )
     return JobOutcome(counts=counts, commits=made(quarantined, inserted))
 

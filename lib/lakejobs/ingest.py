@@ -21,7 +21,7 @@ from lakejobs.contracts import raw_source, table_contract
 from lakejobs.job import JobOutcome, RowCounts, RunContext
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows, validate_table
-from lakejobs.tables import made
+from lakejobs.tables import Commit, made
 
 
 @dataclass(frozen=True)
@@ -29,37 +29,45 @@ class BatchStats:
     rows_in: int
     quarantined: int
     good: int
-    distinct_keys: int
 
 
-def batch_stats(staged: DataFrame, keys: tuple[str, ...]) -> BatchStats:
-    """Count the batch in one aggregation: rows, quarantined rows, good rows, distinct good keys."""
+def batch_stats(staged: DataFrame) -> BatchStats:
+    """Count the batch in one aggregation: rows, quarantined rows, good rows.
+
+    Duplicates are the good rows the deduplication drops: `good` minus the rows the MERGE got,
+    which needs no distinct count (a second aggregation over every key) here.
+    """
     good = F.col(QUARANTINED) == 0
     row = staged.agg(
         F.count(F.lit(1)).alias("rows_in"),
         F.sum(QUARANTINED).alias("quarantined"),
         F.count(F.when(good, F.lit(1))).alias("good"),
-        F.count_distinct(*[F.when(good, F.col(k)) for k in keys]).alias("distinct_keys"),
     ).first()
+    assert row is not None  # a global aggregation always returns one row
     return BatchStats(
         rows_in=int(row["rows_in"]),
         quarantined=int(row["quarantined"] or 0),
         good=int(row["good"]),
-        distinct_keys=int(row["distinct_keys"]),
     )
 
 
-def drop_duplicates(
-    df: DataFrame, keys: tuple[str, ...], tie_breaker: tuple[str, ...]
-) -> DataFrame:
-    """Keep one row per key: the one with the greatest `tie_breaker` values.
+def delivered_keys(merged: Commit) -> int:
+    """The distinct keys a delivery MERGE got: its source is one row per delivered key plus one
+    tombstone per withdrawn key, and each tombstone deletes a row."""
+    return merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted")
+
+
+def drop_duplicates(df: DataFrame, keys: tuple[str, ...], prefer: tuple[str, ...]) -> DataFrame:
+    """Keep one row per key: the one with the greatest `prefer` values, ties broken by the
+    greatest values of its other columns.
 
     Deterministic whatever the partitioning, so a re-run keeps the same row (unlike
-    `dropDuplicates`, which keeps an arbitrary one).
+    `dropDuplicates`, which keeps an arbitrary one). The order is on the parsed values, so the
+    raw record text need not travel through the shuffle.
     """
-    others = [c for c in df.columns if c not in keys]
-    best = F.max_by(F.struct(*others), F.struct(*tie_breaker))
-    return df.groupBy(*keys).agg(best.alias("_best")).select(*keys, "_best.*")
+    rest = [c for c in df.columns if c not in keys and c not in prefer]
+    best = F.max(F.struct(*prefer, *rest))
+    return df.groupBy(*keys).agg(best.alias("_best")).select(*keys, "_best.*").select(*df.columns)
 
 
 def quarantine_rows(bad: DataFrame, ingest_date: date, run_id: str) -> DataFrame:
@@ -128,10 +136,12 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
 
     raw = read_raw_csv(ctx.spark, spec, ctx.raw_dir(source))
     staged = validate_rows(raw, spec, suite, keys=(*keys, *target_contract.partition_by))
+    # Only the quarantine shows record text: good rows do not carry it into the cache.
+    staged = staged.withColumn(RAW_RECORD, F.when(F.col(QUARANTINED) == 1, F.col(RAW_RECORD)))
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged, keys)
+        stats = batch_stats(staged)
         bad = staged.where(F.col(QUARANTINED) == 1)
         good = staged.where(F.col(QUARANTINED) == 0)
         quarantined = ctx.tables.replace_where(
@@ -142,7 +152,7 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
         merged = ctx.tables.merge(
             target_contract,
             curated_rows(
-                drop_duplicates(good, keys, tie_breaker=(SOURCE_FILE, RAW_RECORD)),
+                drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),
                 ctx.run_date,
                 ctx.run_id,
             ),
@@ -151,11 +161,11 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
         )
     finally:
         staged.unpersist()
+    written = delivered_keys(merged)
     counts = RowCounts(
         rows_in=stats.rows_in,
-        # The source is the delivery plus one tombstone per withdrawn key, each deleting a row.
-        written=merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted"),
+        written=written,
         quarantined=quarantined.metric("numOutputRows"),
-        duplicates=stats.good - stats.distinct_keys,
+        duplicates=stats.good - written,
     )
     return JobOutcome(counts=counts, commits=made(quarantined, merged))

@@ -53,9 +53,13 @@ SPARK_CHARSETS = ("UTF-8", "UTF-16", "UTF-16LE", "UTF-16BE", "ISO-8859-1", "US-A
 # Unicode White_Space plus BOM: what a blank line or a header field may be padded with.
 BLANKS = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
 BLANKS += "\u2028\u2029\u202f\u205f\u3000\ufeff"
+# The ASCII ones: all an ASCII value can be padded with. Spark's trim compares every end character
+# with every trim character, so the short set is what ASCII values (nearly all) are trimmed by.
+ASCII_BLANKS = "".join(c for c in BLANKS if c.isascii())
 # Control characters other than TAB/LF/CR, and the visible Unicode control pictures shown instead.
 CONTROLS = "".join(map(chr, (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)))
 PICTURES = "".join(chr(0x2400 + (ord(c) if c != "\x7f" else 0x21)) for c in CONTROLS)
+CONTROL_CLASS = "[" + "".join(f"\\x{ord(c):02X}" for c in CONTROLS) + "]"
 # RFC 4180 records. The header is dropped by value (like a repeated header), not by `header`.
 # lineSep is LF rather than detected: detection trusts the first line, and a file mixing CRLF
 # and LF would have its LF lines merged; a CRLF record's CR is removed from its last field.
@@ -208,6 +212,11 @@ def probe_file(fs: HadoopFS, source: RawSource, file: str) -> tuple[tuple[str, .
     return None if line is None else (parse_header(line), charset)
 
 
+def visible_controls(text: Column) -> Column:
+    """`text` with its control characters (not TAB/LF/CR) shown as Unicode control pictures."""
+    return F.translate(text, CONTROLS, PICTURES)
+
+
 def _read_layout(
     spark: SparkSession, source: RawSource, files: list[str], header: tuple[str, ...], charset: str
 ) -> DataFrame:
@@ -224,20 +233,24 @@ def _read_layout(
     corrupt = F.regexp_replace(F.col(_CORRUPT), "\r$", "")
     malformed = F.col(_CORRUPT).isNotNull()
     blank = malformed & (F.btrim(corrupt, F.lit(BLANKS)) == "")
-    is_header = ~malformed
+    # A header line holds the first column's name; a data line almost never does, so the cheap
+    # test comes first and `&` skips the per-field comparison for data lines.
+    is_header = ~malformed & F.coalesce(F.lower(fields[0]).contains(header[0]), F.lit(False))
     for field, name in zip(fields, header, strict=True):
         is_header = is_header & (
             F.coalesce(F.lower(F.btrim(field, F.lit(BLANKS))), F.lit("")) == name
         )
     # Every field is referenced (in the record text), so Spark's CSV column pruning never hides
     # a wrong field count.
-    parsed = F.to_csv(
-        F.struct(
-            *[F.translate(f, CONTROLS, PICTURES).alias(f"_f{i}") for i, f in enumerate(fields)]
-        ),
+    parsed = F.to_csv(F.struct(*[f.alias(f"_f{i}") for i, f in enumerate(fields)]), WRITE_OPTIONS)
+    visible = F.to_csv(
+        F.struct(*[visible_controls(f).alias(f"_f{i}") for i, f in enumerate(fields)]),
         WRITE_OPTIONS,
     )
-    record = F.coalesce(F.translate(corrupt, CONTROLS, PICTURES), parsed)
+    # Control characters are rare: the fields are translated only when the record holds one.
+    record = F.coalesce(
+        visible_controls(corrupt), F.when(parsed.rlike(CONTROL_CLASS), visible).otherwise(parsed)
+    )
     columns = [
         (fields[header.index(name)] if name in header else F.lit(None).cast("string")).alias(name)
         for name in source.names

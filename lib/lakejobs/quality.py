@@ -25,7 +25,7 @@ from pyspark.sql.types import StringType
 
 from lakejobs.contracts import SCHEMAS_DIR, RawSource, check_identifier
 from lakejobs.errors import DataQualityError, UsageError
-from lakejobs.lake import BLANKS, MALFORMED
+from lakejobs.lake import ASCII_BLANKS, BLANKS, MALFORMED
 
 REASONS = "_reasons"
 QUARANTINED = "_quarantined"
@@ -44,7 +44,7 @@ INTEGER = r"^[+-]?[0-9]+$"
 # values may hold none at all, nor a path separator.
 TEXT_CONTROLS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]"
 KEY_CONTROLS = r"[\x00-\x1F\x7F-\x9F]"
-PATH_SEPARATORS = r"[/\\]"
+PATH_SEPARATORS = ("/", "\\")
 REPLACEMENT = "\ufffd"
 # Invisible format characters removed from keys wherever they are (zero-width space, joiners,
 # word joiner, BOM, soft hyphen, direction marks, Mongolian vowel separator).
@@ -116,8 +116,10 @@ def normalize_key(value: Column) -> Column:
     """
     non_ascii = F.octet_length(value) != F.length(value)
     nfkc = F.reflect(F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"), value, F.lit(True))
-    normalized = F.when(non_ascii, F.translate(nfkc, INVISIBLE, "")).otherwise(value)
-    return F.nullif(F.btrim(normalized, F.lit(BLANKS)), F.lit(""))
+    normalized = F.when(
+        non_ascii, F.btrim(F.translate(nfkc, INVISIBLE, ""), F.lit(BLANKS))
+    ).otherwise(F.btrim(value, F.lit(ASCII_BLANKS)))
+    return F.nullif(normalized, F.lit(""))
 
 
 def key_unstorable(value: Column) -> Column:
@@ -125,12 +127,12 @@ def key_unstorable(value: Column) -> Column:
     or path: more than `KEY_MAX_BYTES` bytes once escaped, `/` or `\\`, or `.` / `..` (control
     characters are `bad_text`). Checked before any write, never discovered by a failed MERGE.
     """
+    size = F.octet_length(value)
     escaped = F.length(value) - F.length(F.translate(value, PATH_ESCAPED, ""))
-    return value.isNotNull() & (
-        (F.octet_length(value) + 2 * escaped > KEY_MAX_BYTES)
-        | value.rlike(PATH_SEPARATORS)
-        | value.isin(".", "..")
-    )
+    # Escaping at most triples a value, so only a value of over a third of the cap is counted.
+    too_long = (size > KEY_MAX_BYTES // 3) & (size + 2 * escaped > KEY_MAX_BYTES)
+    separator = _any([value.contains(c) for c in PATH_SEPARATORS])
+    return value.isNotNull() & (too_long | separator | value.isin(".", ".."))
 
 
 def _typed(raw: Column, type_name: str) -> Column:
@@ -220,8 +222,11 @@ def validate_rows(
         if rule.type == "expect_column_values_to_not_be_null":
             broken = broken & typed[f"_raw_{rule.kwargs['column']}"].isNull()
         checks.append(F.when(broken, F.lit(reason)))
+    # array_except rather than array_compact: the latter is a lambda function, which Spark
+    # evaluates row by row outside generated code, and with it every check of the array.
+    no_reason = F.array(F.lit(None).cast("string"))
     reasons = F.when(F.col(MALFORMED), F.array(F.lit("malformed"))).otherwise(
-        F.array_compact(F.array(*checks))
+        F.array_except(F.array(*checks), no_reason)
     )
     return (
         typed.withColumn(REASONS, reasons)

@@ -437,7 +437,9 @@ class CuratedTables:
         self.ensure(contract)
         keys = contract.primary_key
         source = conform(df, contract)
-        if owned is not None:
+        # Tombstones only when the table holds rows of `owned` (not on a first delivery).
+        tombstones = owned is not None and self._holds_rows(contract, F.expr(owned))
+        if tombstones:
             withdrawn = (
                 self.spark.read.format("delta")
                 .load(self.location(contract))
@@ -450,13 +452,16 @@ class CuratedTables:
             )
         source = source.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            wanted = [*contract.partition_by, *([_DROP] if owned is not None else [])]
+            wanted = [*contract.partition_by, *([_DROP] if tombstones else [])]
             seen = source.select(*wanted).distinct().collect() if wanted else []
             # Matched-row clauses make Delta rewrite the files of every matched row, so the
             # tombstone clauses are there only when a key was withdrawn (an insert-only MERGE
             # of a first delivery then adds files and rewrites none).
-            drops = owned is not None and any(row[_DROP] for row in seen)
+            drops = tombstones and any(row[_DROP] for row in seen)
             on = _partition_filter(seen, contract.partition_by)
+            # No row yet in the source's partitions (a first delivery): nothing can match, so
+            # the MERGE keeps only its insert clause, which Delta writes without a join.
+            updates = not insert_only and (drops or self._holds_rows(contract, on))
             for k in keys:
                 on = on & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
             columns = {c: f"s.`{c}`" for c in contract.columns}
@@ -470,7 +475,7 @@ class CuratedTables:
                 )
                 if drops:
                     builder = builder.whenMatchedDelete(condition=f"s.{_DROP}")
-                if not insert_only:
+                if updates:
                     guard = " AND ".join(f"({c})" for c in (keep, update_condition) if c)
                     builder = builder.whenMatchedUpdate(condition=guard or None, set=columns)
                 builder.whenNotMatchedInsert(condition=keep, values=columns).execute()
@@ -478,6 +483,12 @@ class CuratedTables:
             return self._commit(contract, f"merge into {contract.name}", write)
         finally:
             source.unpersist()
+
+    def _holds_rows(self, contract: TableContract, where: Column) -> bool:
+        """Whether the table has a row matching `where` (on `t.` partition columns: Delta reads
+        the log and at most one file of those partitions)."""
+        table = self.spark.read.format("delta").load(self.location(contract)).alias("t")
+        return not table.where(where).isEmpty()
 
     def roll_back(
         self, contracts: Iterable[TableContract], before: Mapping[str, int | None], run_id: str

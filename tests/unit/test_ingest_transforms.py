@@ -11,17 +11,23 @@ from lakejobs.ingest import curated_rows, drop_duplicates, quarantine_rows
 KEYS = ("exam_id", "subject", "student_id")
 
 
-def test_duplicates_keep_the_row_with_the_greatest_tie_breaker_whatever_the_order(spark):
+def test_duplicates_keep_the_row_of_the_preferred_file_then_the_greatest_values_whatever_the_order(
+    spark,
+):
     rows = [
-        ("E1", "math", "ST1", 70.0, "a.csv", "E1,math,ST1,70"),
-        ("E1", "math", "ST1", 90.0, "b.csv", "E1,math,ST1,90"),
-        ("E1", "math", "ST2", 50.0, "a.csv", "E1,math,ST2,50"),
+        ("E1", "math", "ST1", 95.0, "a.csv", "2026-06-01"),
+        ("E1", "math", "ST1", 90.0, "b.csv", "2026-06-01"),
+        ("E1", "math", "ST1", 70.0, "b.csv", "2026-06-02"),
+        ("E1", "math", "ST2", 50.0, "a.csv", "2026-06-01"),
+        ("E1", "math", "ST2", 60.0, "a.csv", "2026-06-01"),
     ]
-    schema = "exam_id string, subject string, student_id string, score double, _source_file string, _raw_record string"
-    expected = spark.createDataFrame([rows[1], rows[2]], schema)
-    for ordering in (rows, rows[::-1]):
+    schema = "exam_id string, subject string, student_id string, score double, _source_file string, exam_date string"
+    # ST1: b.csv wins over a.csv, then score 90 over 70 (score is the first other column);
+    # ST2: both in a.csv, score 60 over 50.
+    expected = spark.createDataFrame([rows[1], rows[4]], schema)
+    for ordering in (rows, rows[::-1], rows[2:] + rows[:2]):
         df = spark.createDataFrame(ordering, schema).repartition(3)
-        actual = drop_duplicates(df, KEYS, tie_breaker=("_source_file", "_raw_record"))
+        actual = drop_duplicates(df, KEYS, prefer=("_source_file",))
         assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
