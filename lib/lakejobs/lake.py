@@ -26,6 +26,7 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -34,6 +35,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from lakejobs.contracts import ENCODINGS, RawSource
 from lakejobs.errors import DataQualityError, UsageError
+from lakejobs.session import driver_jvm
 
 RAW_FILE_SUFFIXES = (".csv", ".csv.gz")
 BOM = "\ufeff"
@@ -108,10 +110,10 @@ class HadoopFS:
     """The few filesystem calls the library needs, through Hadoop so hdfs:// and s3a:// work too."""
 
     def __init__(self, spark: SparkSession) -> None:
-        self._jvm = spark.sparkContext._jvm
+        self._jvm = driver_jvm(spark)
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
 
-    def _path(self, uri: str):
+    def _path(self, uri: str) -> Any:
         return self._jvm.org.apache.hadoop.fs.Path(uri)
 
     def exists(self, uri: str) -> bool:

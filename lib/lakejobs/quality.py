@@ -242,7 +242,7 @@ def _any(conditions: list[Column]) -> Column:
     return result
 
 
-def _gx_expectation(rule: Expectation, max_quarantine_share: float):
+def _gx_expectation(rule: Expectation, max_quarantine_share: float) -> Any:
     import great_expectations as gx
 
     kwargs = dict(rule.kwargs)

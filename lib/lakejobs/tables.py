@@ -28,7 +28,7 @@ from delta.exceptions import (
     MetadataChangedException,
     ProtocolChangedException,
 )
-from delta.tables import DeltaTable
+from delta.tables import DeltaTable, DeltaTableBuilder
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Row, SparkSession
@@ -153,6 +153,14 @@ def retry_on_conflict(
         ) from None
 
 
+def first_row(df: DataFrame) -> Row:
+    """The first row of a DataFrame that has one (a table's detail, history or an aggregate)."""
+    row = df.first()
+    if row is None:
+        raise LakejobsError("expected a row, got none")  # a Delta log without commits
+    return row
+
+
 def _partition_filter(seen: list[Row], partition_by: tuple[str, ...]) -> Column:
     """`t.p IN (the source's values)` per partition column: MERGE reads only those partitions."""
     condition = F.lit(True)
@@ -191,7 +199,7 @@ def described(spark: SparkSession, step: str) -> Iterator[None]:
     try:
         yield
     finally:
-        context.setLocalProperty("spark.job.description", outer)
+        context.setLocalProperty("spark.job.description", outer)  # type: ignore[arg-type]  # None clears it
 
 
 def _same_location(a: str, b: str) -> bool:
@@ -267,7 +275,7 @@ class CuratedTables:
         self._check_schema(contract, location)
         self._sync_properties(contract, location)
 
-    def _create(self, builder, location: str) -> None:
+    def _create(self, builder: DeltaTableBuilder, location: str) -> None:
         """`builder.execute()`; when another process is between creating the table's folder and
         its first commit, Delta refuses the non-empty location: wait for that commit instead."""
         try:
@@ -289,7 +297,7 @@ class CuratedTables:
                 f"LOCATION {string_literal(database_location)}"
             )
         if self.spark.catalog.tableExists(contract.name):
-            registered = self.spark.sql(f"DESCRIBE DETAIL {contract.name}").first()["location"]
+            registered = first_row(self.spark.sql(f"DESCRIBE DETAIL {contract.name}"))["location"]
             if _same_location(registered, location):
                 return
             # The metastore points at another lake (tests, a moved lake): re-point it; the
@@ -305,7 +313,7 @@ class CuratedTables:
         wanted = table_properties(contract)
         if not wanted:
             return
-        current = DeltaTable.forPath(self.spark, location).detail().first()["properties"] or {}
+        current = first_row(DeltaTable.forPath(self.spark, location).detail())["properties"] or {}
         stale = {k: v for k, v in wanted.items() if current.get(k) != v}
         if stale:
             assignments = ", ".join(
@@ -333,7 +341,7 @@ class CuratedTables:
     def last_commit(self, contract: TableContract) -> Commit:
         """The table's newest commit, whoever made it (for reports, never for a write's metrics)."""
         return _commit_of(
-            contract, DeltaTable.forPath(self.spark, self.location(contract)).history(1).first()
+            contract, first_row(DeltaTable.forPath(self.spark, self.location(contract)).history(1))
         )
 
     def version(self, contract: TableContract) -> int | None:
@@ -366,7 +374,7 @@ class CuratedTables:
     def _history_since(self, contract: TableContract, version: int | None) -> list[Row]:
         """The commits after `version` (all of them when None), newest first."""
         table = DeltaTable.forPath(self.spark, self.location(contract))
-        newest = table.history(1).first()
+        newest = first_row(table.history(1))
         start = -1 if version is None else version
         if int(newest["version"]) <= start:
             return []
@@ -439,11 +447,11 @@ class CuratedTables:
         source = conform(df, contract)
         # Tombstones only when the table holds rows of `owned` (not on a first delivery).
         tombstones = owned is not None and self._holds_rows(contract, F.expr(owned))
-        if tombstones:
+        if owned is not None and tombstones:
             withdrawn = (
                 self.spark.read.format("delta")
                 .load(self.location(contract))
-                .where(owned)
+                .where(F.expr(owned))
                 .select(*dict.fromkeys((*keys, *contract.partition_by)))
                 .join(source.select(*keys), list(keys), "left_anti")
             )
@@ -464,7 +472,7 @@ class CuratedTables:
             updates = not insert_only and (drops or self._holds_rows(contract, on))
             for k in keys:
                 on = on & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
-            columns = {c: f"s.`{c}`" for c in contract.columns}
+            columns: dict[str, str | Column] = {c: f"s.`{c}`" for c in contract.columns}
             keep = f"NOT s.{_DROP}" if drops else None
 
             def write() -> None:
@@ -478,7 +486,8 @@ class CuratedTables:
                 if updates:
                     guard = " AND ".join(f"({c})" for c in (keep, update_condition) if c)
                     builder = builder.whenMatchedUpdate(condition=guard or None, set=columns)
-                builder.whenNotMatchedInsert(condition=keep, values=columns).execute()
+                insert = F.expr(keep) if keep else F.lit(True)
+                builder.whenNotMatchedInsert(condition=insert, values=columns).execute()
 
             return self._commit(contract, f"merge into {contract.name}", write)
         finally:
