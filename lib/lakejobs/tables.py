@@ -153,6 +153,10 @@ def retry_on_conflict(
         ) from None
 
 
+# What Delta says to the second of two processes creating the same table at once.
+_CREATE_RACE_ERRORS = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND")
+
+
 def first_row(df: DataFrame) -> Row:
     """The first row of a DataFrame that has one (a table's detail, history or an aggregate)."""
     row = df.first()
@@ -277,11 +281,12 @@ class CuratedTables:
 
     def _create(self, builder: DeltaTableBuilder, location: str) -> None:
         """`builder.execute()`; when another process is between creating the table's folder and
-        its first commit, Delta refuses the non-empty location: wait for that commit instead."""
+        its first commit, Delta refuses the non-empty location, or finds the `_delta_log` folder
+        it is about to write into without a commit (table not found): wait for that commit."""
         try:
             builder.execute()
         except AnalysisException as exc:
-            if "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION" not in str(exc):
+            if not any(code in str(exc) for code in _CREATE_RACE_ERRORS):
                 raise
             deadline = time.monotonic() + CREATE_WAIT_S
             while not DeltaTable.isDeltaTable(self.spark, location):
@@ -469,13 +474,13 @@ class CuratedTables:
             on = _partition_filter(seen, contract.partition_by)
             # No row yet in the source's partitions (a first delivery): nothing can match, so
             # the MERGE keeps only its insert clause, which Delta writes without a join.
-            updates = not insert_only and (drops or self._holds_rows(contract, on))
+            first_rows = not (insert_only or drops or self._holds_rows(contract, on))
             for k in keys:
                 on = on & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
             columns: dict[str, str | Column] = {c: f"s.`{c}`" for c in contract.columns}
             keep = f"NOT s.{_DROP}" if drops else None
 
-            def write() -> None:
+            def write(updates: bool) -> None:
                 builder = (
                     DeltaTable.forPath(self.spark, self.location(contract))
                     .alias("t")
@@ -489,7 +494,18 @@ class CuratedTables:
                 insert = F.expr(keep) if keep else F.lit(True)
                 builder.whenNotMatchedInsert(condition=insert, values=columns).execute()
 
-            return self._commit(contract, f"merge into {contract.name}", write)
+            step = f"merge into {contract.name}"
+            commit = self._commit(
+                contract, step, functools.partial(write, not (insert_only or first_rows))
+            )
+            if first_rows and commit.metric("numTargetRowsInserted") < commit.metric(
+                "numSourceRows"
+            ):
+                # Another run committed rows of these partitions between the check and the
+                # MERGE, and the insert-only MERGE left its keys alone: the full MERGE updates
+                # them as any delivery does.
+                commit = self._commit(contract, step, functools.partial(write, True))
+            return commit
         finally:
             source.unpersist()
 

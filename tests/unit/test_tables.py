@@ -195,6 +195,36 @@ def test_merge_with_owned_deletes_the_keys_a_redelivery_withdrew_and_only_those(
     assert content(spark, tables) == {("a", D1, 1), ("c", D2, 2)}
 
 
+def test_a_delivery_into_new_partitions_is_an_insert_only_merge_that_rewrites_nothing(
+    spark, tmp_path
+):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
+    commit = tables.merge(
+        CONTRACT, frame(spark, [("b", D2, 2), ("c", D2, 3)]), update_condition="s.day >= t.day"
+    )
+    assert commit.metric("numTargetRowsInserted") == 2 and commit.metric("numSourceRows") == 2
+    assert commit.metric("numTargetFilesRemoved") == 0
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{tables.location(CONTRACT)}`").first()
+    assert "matchedPredicates" in history["operationParameters"]
+    assert json.loads(history["operationParameters"]["matchedPredicates"]) == []
+    assert {row[0]: row[2] for row in content(spark, tables)} == {"a": 1, "b": 2, "c": 3}
+
+
+def test_rows_that_appear_between_the_check_and_the_insert_only_merge_are_still_updated(
+    spark, tmp_path, monkeypatch
+):
+    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
+    # As if another run committed ('a', D1) after the check found the partition empty.
+    monkeypatch.setattr(CuratedTables, "_holds_rows", lambda self, contract, where: False)
+    commit = tables.merge(
+        CONTRACT, frame(spark, [("a", D1, 10), ("b", D1, 2)]), update_condition="s.day >= t.day"
+    )
+    assert commit.metric("numTargetRowsUpdated") >= 1
+    assert {row[0]: row[2] for row in content(spark, tables)} == {"a": 10, "b": 2}
+
+
 def test_a_small_merge_rewrites_only_the_files_of_the_partitions_it_touches(spark, tmp_path):
     tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
     days = [date(2026, 11, d) for d in range(1, 9)]
