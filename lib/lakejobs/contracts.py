@@ -83,20 +83,22 @@ def parse_type(text: str) -> DataType:
     raise UsageError(f"unsupported column type {text!r} in a table contract")
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def load_json_file(path: Path, what: str = "contract") -> dict[str, Any]:
+    """The JSON object in a schemas/ file; a `ConfigError` naming the file if it is missing,
+    not JSON, or not an object."""
     if not path.is_file():
-        raise ConfigError(f"contract not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     try:
         data: object = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a contract is a JSON object, got {type(data).__name__}")
+        raise ConfigError(f"{path}: a {what} is a JSON object, got {type(data).__name__}")
     return data
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[None]:
+def naming_file(path: Path) -> Iterator[None]:
     """Errors while building a contract from `path` name the file, and the key when one is missing."""
     try:
         yield
@@ -159,8 +161,8 @@ class RawSource:
 def raw_source(source: str) -> RawSource:
     """Load `schemas/raw/<source>.json`."""
     path = SCHEMAS_DIR / "raw" / f"{check_identifier(source, 'raw source')}.json"
-    data = _load_json(path)
-    with _reading(path):
+    data = load_json_file(path)
+    with naming_file(path):
         return RawSource(
             source=data["source"],
             format=data.get("format", "csv"),
@@ -218,8 +220,8 @@ def table_contract(name: str) -> TableContract:
     if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", name):
         raise UsageError(f"invalid table name {name!r}: expected <database>.<table>")
     path = SCHEMAS_DIR / "tables" / f"{name}.json"
-    data = _load_json(path)
-    with _reading(path):
+    data = load_json_file(path)
+    with naming_file(path):
         fields = [
             StructField(
                 c["name"],

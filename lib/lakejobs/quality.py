@@ -12,19 +12,25 @@ is written; a failure raises `DataQualityError` with a one-line reason.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
-from lakejobs.contracts import SCHEMAS_DIR, RawSource, check_identifier
-from lakejobs.errors import DataQualityError, UsageError
+from lakejobs.contracts import (
+    SCHEMAS_DIR,
+    RawSource,
+    check_identifier,
+    load_json_file,
+    naming_file,
+)
+from lakejobs.errors import ConfigError, DataQualityError, UsageError
 from lakejobs.lake import ASCII_BLANKS, BLANKS, MALFORMED
 
 REASONS = "_reasons"
@@ -90,20 +96,24 @@ class Suite:
         return tuple(e for e in self.expectations if not e.row_level)
 
 
+def suite_path(name: str) -> Path:
+    return SCHEMAS_DIR / "expectations" / f"{name}.json"
+
+
 @cache
 def load_suite(name: str) -> Suite:
-    """Load `schemas/expectations/<name>.json` (great-expectations 1.x suite format)."""
-    path = SCHEMAS_DIR / "expectations" / f"{name}.json"
-    if not path.is_file():
-        raise UsageError(f"expectation suite not found: {path}")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Suite(
-        name=data["name"],
-        expectations=tuple(
-            Expectation(e["type"], dict(e.get("kwargs", {})), dict(e.get("meta", {})))
-            for e in data["expectations"]
-        ),
-    )
+    """Load `schemas/expectations/<name>.json` (great-expectations 1.x suite format); a broken
+    file is a `ConfigError` naming it (and the key when one is missing)."""
+    path = suite_path(name)
+    data = load_json_file(path, what="expectation suite")
+    with naming_file(path):
+        return Suite(
+            name=data["name"],
+            expectations=tuple(
+                Expectation(e["type"], dict(e.get("kwargs", {})), dict(e.get("meta", {})))
+                for e in data["expectations"]
+            ),
+        )
 
 
 def normalize_key(value: Column) -> Column:
@@ -242,7 +252,7 @@ def _any(conditions: list[Column]) -> Column:
     return result
 
 
-def _gx_expectation(rule: Expectation, max_quarantine_share: float) -> Any:
+def _gx_expectation(suite: Suite, rule: Expectation, max_quarantine_share: float) -> Any:
     import great_expectations as gx
 
     kwargs = dict(rule.kwargs)
@@ -251,7 +261,9 @@ def _gx_expectation(rule: Expectation, max_quarantine_share: float) -> Any:
     class_name = "".join(part.title() for part in rule.type.split("_"))
     expectation_class = getattr(gx.expectations, class_name, None)
     if expectation_class is None:
-        raise UsageError(f"unknown great-expectations expectation {rule.type}")
+        raise ConfigError(
+            f"{suite_path(suite.name)}: unknown great-expectations expectation {rule.type}"
+        )
     return expectation_class(**kwargs, meta=dict(rule.meta))
 
 
@@ -288,7 +300,7 @@ def validate_table(df: DataFrame, suite: Suite, max_quarantine_share: float) -> 
     )
     gx_suite = gx.ExpectationSuite(
         name=suite.name,
-        expectations=[_gx_expectation(r, max_quarantine_share) for r in suite.table_rules],
+        expectations=[_gx_expectation(suite, r, max_quarantine_share) for r in suite.table_rules],
     )
     result = batch.validate(gx_suite, result_format="SUMMARY")
     failures = [_describe_failure(r) for r in result.results if not r.success]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs import contracts
+from lakejobs import contracts, quality
 from lakejobs.errors import ConfigError, UsageError
 
 
@@ -57,3 +57,39 @@ def test_a_broken_raw_source_contract_names_its_file(schemas: Path):
     with pytest.raises(ConfigError) as raised:
         contracts.raw_source("broken_source")
     assert str(raised.value) == f"{path}: missing key 'type'"
+
+
+@pytest.fixture
+def suites(tmp_path: Path, monkeypatch) -> Iterator[Path]:
+    (tmp_path / "expectations").mkdir()
+    monkeypatch.setattr(quality, "SCHEMAS_DIR", tmp_path)
+    quality.load_suite.cache_clear()
+    yield tmp_path / "expectations"
+    quality.load_suite.cache_clear()
+
+
+def test_a_broken_or_missing_expectation_suite_names_its_file(suites: Path):
+    path = suites / "unit.broken.json"
+    path.write_text('{"name": "unit.broken", "expectations": [')
+    with pytest.raises(ConfigError, match="invalid JSON") as raised:
+        quality.load_suite("unit.broken")
+    assert str(raised.value).startswith(f"{path}: ")
+    with pytest.raises(
+        ConfigError, match=f"expectation suite not found: {suites}/unit.absent.json"
+    ):
+        quality.load_suite("unit.absent")
+
+
+def test_a_suite_with_an_unsupported_row_rule_or_no_expectations_key_names_the_file(suites: Path):
+    path = suites / "unit.rules.json"
+    rule = {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}}
+    path.write_text(json.dumps({"name": "unit.rules", "expectations": [rule]}))
+    with pytest.raises(
+        ConfigError, match="row-level rule expect_column_values_to_be_unique"
+    ) as raised:
+        quality.load_suite("unit.rules")
+    assert str(raised.value).startswith(f"{path}: ")
+    path.write_text(json.dumps({"name": "unit.rules"}))
+    quality.load_suite.cache_clear()
+    with pytest.raises(ConfigError, match=r"missing key 'expectations'$"):
+        quality.load_suite("unit.rules")
