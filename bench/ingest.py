@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import ingestsql
@@ -45,13 +46,17 @@ from benchkit import (
     start_spark,
 )
 from datagen import INGEST_DATE, Dataset
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from jobs.exams.ingest_scores import JOB as INGEST
 from lakejobs.config import Settings
 from lakejobs.pipeline import run_job
 
 RUN_LOG = "lakejobs.job_runs"
+REDELIVERY_DATE = INGEST_DATE + timedelta(days=1)
+SCORE_KEY = ("exam_id", "subject", "student_id")
 WARMUP_ROWS = 10_000
 
 
@@ -109,6 +114,76 @@ def run_lakejobs(spark: SparkSession, settings: Settings, dataset: Dataset) -> M
     return Measured("lakejobs", "ok", figures["seconds"], figures["cpu"], accounting)
 
 
+@dataclass(frozen=True)
+class Redelivery:
+    """A corrected re-delivery of a share of the curated keys and what its MERGE rewrote."""
+
+    keys: int
+    seconds: float
+    cpu_seconds: float
+    metrics: dict[str, int]
+    files_before: int
+    bytes_before: int
+
+    def line(self) -> str:
+        m = self.metrics
+        return (
+            f"re-delivery of {self.keys:,} keys ({REDELIVERY_DATE}): {self.seconds:.1f} s, "
+            f"{self.cpu_seconds:.1f} CPU-s; the MERGE removed {m['numTargetFilesRemoved']:,} of "
+            f"{self.files_before:,} files ({m['numTargetBytesRemoved']:,} of "
+            f"{self.bytes_before:,} bytes), added {m['numTargetFilesAdded']:,} files "
+            f"({m['numTargetBytesAdded']:,} bytes), copied {m['numTargetRowsCopied']:,} "
+            f"unchanged rows"
+        )
+
+
+def write_redelivery(spark: SparkSession, dataset: Dataset, share: float) -> int:
+    """A raw delivery for REDELIVERY_DATE: every 1/share-th key of exams.scores (by a hash of
+    the key, so spread over all files as school corrections of random students would be),
+    each with its score changed; returns the number of keys."""
+    scores = spark.read.format("delta").load(str(dataset.lake / "curated" / "exams" / "scores"))
+    picked = scores.where(F.pmod(F.xxhash64(*SCORE_KEY), F.lit(round(1 / share))) == 0)
+    changed = picked.withColumn("score", F.pmod(F.col("score") + 1, F.lit(101)))
+    target = dataset.lake / "raw" / rawgen.RAW_SOURCE / f"ingest_date={REDELIVERY_DATE}"
+    changed.select(*rawgen.HEADER).write.mode("overwrite").option("header", True).csv(str(target))
+    return spark.read.option("header", True).csv(str(target)).count()
+
+
+def run_redelivery(
+    spark: SparkSession, settings: Settings, dataset: Dataset, share: float
+) -> Redelivery:
+    """After the first delivery: re-deliver `share` of its keys, corrected, and read from the
+    MERGE's own Delta metrics which files and bytes it rewrote (the delivery is untimed)."""
+    keys = write_redelivery(spark, dataset, share)
+    table = DeltaTable.forPath(spark, str(dataset.lake / "curated" / "exams" / "scores"))
+    detail = table.detail().first()
+    with measured(lambda: [jvm_pid(spark), os.getpid()]) as figures:
+        record = run_job(
+            spark,
+            settings,
+            INGEST,
+            REDELIVERY_DATE,
+            echo=lambda line: print(f"  re-delivery: {line}", flush=True),
+            debug=True,
+            force=True,
+        )
+    if record is None or record.status != "succeeded":
+        raise SystemExit(f"the re-delivery run failed: {record.error if record else 'skipped'}")
+    redelivered = table.toDF().where(F.col("ingest_date") == F.lit(REDELIVERY_DATE)).count()
+    if redelivered != keys or record.outcome is None or record.outcome.counts.written != keys:
+        raise SystemExit(f"the re-delivery of {keys:,} keys left {redelivered:,} rows of its date")
+    merge = next(r for r in table.history(4).collect() if r["operation"] == "MERGE")
+    metrics = {k: int(v) for k, v in merge["operationMetrics"].items()}
+    return Redelivery(
+        keys,
+        figures["seconds"],
+        figures["cpu"],
+        metrics,
+        int(detail["numFiles"]),
+        int(detail["sizeInBytes"]),
+    )
+
+
 def run_spark_floor(spark: SparkSession, dataset: Dataset) -> Measured:
     target = dataset.directory / "out" / "spark_floor"
     with measured(lambda: [jvm_pid(spark), os.getpid()]) as figures:
@@ -160,6 +235,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--cold", action="store_true", help="skip the untimed warm-up run")
     parser.add_argument("--skip-duckdb", action="store_true", help="do not run DuckDB")
+    parser.add_argument(
+        "--redeliver",
+        type=float,
+        metavar="SHARE",
+        help="after the ingest, re-deliver this share of the keys corrected (e.g. 0.01) and "
+        "report the files and bytes its MERGE rewrote (RESULT redelivery ...)",
+    )
     add_record_option(parser)
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
@@ -223,7 +305,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = rawgen.ensure_raw(spark, dataset)
     if not args.cold:
         warm_up(spark, settings, args.data_dir, args.seed)
-    results = [run_lakejobs(spark, settings, dataset), run_spark_floor(spark, dataset)]
+    results = [run_lakejobs(spark, settings, dataset)]
+    redelivery = None
+    if args.redeliver and results[0].status == "ok":
+        redelivery = run_redelivery(spark, settings, dataset, args.redeliver)
+    results.append(run_spark_floor(spark, dataset))
     spark.stop()
     if args.skip_duckdb:
         results.append(Measured("duckdb", "skipped", note="--skip-duckdb"))
@@ -239,6 +325,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     counted = ", ".join(r.engine for r in results if r.accounting is not None)
     print(f"\naccounting agrees with the delivery: {counted}")
+    if redelivery is not None:
+        m = redelivery.metrics
+        print(redelivery.line())
+        print_result(
+            f"RESULT redelivery rows={dataset.rows} keys={redelivery.keys} "
+            f"seconds={redelivery.seconds:.2f} cpu_s={redelivery.cpu_seconds:.2f} "
+            f"files_removed={m['numTargetFilesRemoved']} files_before={redelivery.files_before} "
+            f"bytes_removed={m['numTargetBytesRemoved']} bytes_before={redelivery.bytes_before} "
+            f"bytes_added={m['numTargetBytesAdded']}",
+            args.record,
+        )
     lakejobs, floor, duckdb = results
     print_result(
         f"RESULT ingest rows={dataset.rows} lakejobs_s={lakejobs.seconds:.2f} "

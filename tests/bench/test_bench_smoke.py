@@ -32,7 +32,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subproc
             "--cold",
         ],
         "groupby": ["bench/groupby.py", "--cold"],
-        "ingest": ["bench/ingest.py", "--cold"],
+        "ingest": ["bench/ingest.py", "--cold", "--redeliver", "0.01"],
         "pipeline": ["bench/pipeline.py"],
     }
     started = {
@@ -147,6 +147,12 @@ def test_ingest_bench_agrees_with_the_deliverys_accounting_and_ends_with_its_res
     ]
     assert fields["rows"] == str(ROWS)
     assert float(fields["lakejobs_cpu_s"]) > 0 and float(fields["duckdb_cpu_s"]) > 0
+    # The corrected re-delivery of 1 % of the keys: its MERGE's own metrics, read from Delta.
+    redelivery = next(line for line in stdout.splitlines() if line.startswith("RESULT redelivery"))
+    figures = dict(word.split("=", 1) for word in redelivery.split()[2:])
+    assert 0 < int(figures["keys"]) < ROWS // 50
+    assert 0 < int(figures["files_removed"]) <= int(figures["files_before"])
+    assert int(figures["bytes_added"]) > 0
 
 
 def test_pipeline_bench_cross_checks_raw_to_grades_and_ends_with_its_result_line(runs):
