@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import ingestsql
@@ -53,6 +53,7 @@ from pyspark.sql import functions as F
 from jobs.exams.ingest_scores import JOB as INGEST
 from lakejobs.config import Settings
 from lakejobs.pipeline import run_job
+from lakejobs.runlog import RunRecord
 
 RUN_LOG = "lakejobs.job_runs"
 REDELIVERY_DATE = INGEST_DATE + timedelta(days=1)
@@ -94,18 +95,26 @@ def reset_outputs(dataset: Dataset) -> None:
     shutil.rmtree(dataset.directory / "out", ignore_errors=True)
 
 
-def run_lakejobs(spark: SparkSession, settings: Settings, dataset: Dataset) -> Measured:
-    reset_outputs(dataset)
+def timed_ingest(
+    spark: SparkSession, settings: Settings, day: date, label: str
+) -> tuple[RunRecord | None, dict[str, float]]:
+    """The real exams.ingest_scores job for `day` (forced), with its wall and CPU seconds."""
     with measured(lambda: [jvm_pid(spark), os.getpid()]) as figures:
         record = run_job(
             spark,
             settings,
             INGEST,
-            INGEST_DATE,
-            echo=lambda line: print(f"  lakejobs: {line}", flush=True),
+            day,
+            echo=lambda line: print(f"  {label}: {line}", flush=True),
             debug=True,
             force=True,
         )
+    return record, figures
+
+
+def run_lakejobs(spark: SparkSession, settings: Settings, dataset: Dataset) -> Measured:
+    reset_outputs(dataset)
+    record, figures = timed_ingest(spark, settings, INGEST_DATE, "lakejobs")
     if record is None or record.status != "succeeded" or record.outcome is None:
         error = "skipped as already done" if record is None else record.error or ""
         return Measured("lakejobs", "failed", note=error)
@@ -157,16 +166,7 @@ def run_redelivery(
     keys = write_redelivery(spark, dataset, share)
     table = DeltaTable.forPath(spark, str(dataset.lake / "curated" / "exams" / "scores"))
     detail = table.detail().first()
-    with measured(lambda: [jvm_pid(spark), os.getpid()]) as figures:
-        record = run_job(
-            spark,
-            settings,
-            INGEST,
-            REDELIVERY_DATE,
-            echo=lambda line: print(f"  re-delivery: {line}", flush=True),
-            debug=True,
-            force=True,
-        )
+    record, figures = timed_ingest(spark, settings, REDELIVERY_DATE, "re-delivery")
     if record is None or record.status != "succeeded":
         raise SystemExit(f"the re-delivery run failed: {record.error if record else 'skipped'}")
     redelivered = table.toDF().where(F.col("ingest_date") == F.lit(REDELIVERY_DATE)).count()
