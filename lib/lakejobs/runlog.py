@@ -34,7 +34,7 @@ from lakejobs.contracts import table_contract
 from lakejobs.job import Job, JobOutcome, ParamValue
 from lakejobs.lake import HadoopFS, LakeLayout
 from lakejobs.locks import Process
-from lakejobs.tables import CuratedTables, retry_on_conflict
+from lakejobs.tables import CuratedTables, is_delta_table, retry_on_conflict
 
 RUN_LOG = "lakejobs.job_runs"
 RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
@@ -107,7 +107,7 @@ def _frame(spark: SparkSession, record: RunRecord) -> DataFrame:
 def _upgrade(spark: SparkSession, location: str) -> None:
     """Bring a run log written before start rows existed up to the contract: add the process
     columns, and allow null `finished_at`/`duration_s` (a running row has neither)."""
-    if location in _UPGRADED or not DeltaTable.isDeltaTable(spark, location):
+    if location in _UPGRADED or not is_delta_table(spark, location):
         return
     contract = table_contract(RUN_LOG)
     fields = {f.name: f for f in spark.read.format("delta").load(location).schema.fields}

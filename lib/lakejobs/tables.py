@@ -157,6 +157,22 @@ def retry_on_conflict(
 _CREATE_RACE_ERRORS = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND")
 
 
+def is_delta_table(spark: SparkSession, location: str) -> bool:
+    """Whether `location` holds a Delta table with a commit, as the file system says now.
+
+    `DeltaTable.isDeltaTable` answers from the log snapshot this JVM cached the first time it
+    looked, so after another process's first commit to a table it still says no until
+    something reloads the log; loading it does.
+    """
+    if DeltaTable.isDeltaTable(spark, location):
+        return True
+    try:
+        spark.read.format("delta").load(location)
+    except AnalysisException:  # PATH_NOT_FOUND, DELTA_TABLE_NOT_FOUND (a folder, no commit)
+        return False
+    return True
+
+
 def first_row(df: DataFrame) -> Row:
     """The first row of a DataFrame that has one (a table's detail, history or an aggregate)."""
     row = df.first()
@@ -249,7 +265,7 @@ class CuratedTables:
         return self.layout.curated_dir(contract.database, contract.table)
 
     def exists(self, contract: TableContract) -> bool:
-        return DeltaTable.isDeltaTable(self.spark, self.location(contract))
+        return is_delta_table(self.spark, self.location(contract))
 
     def ensure(self, contract: TableContract) -> None:
         """Create the Delta table if needed (by path), check its schema against the contract and
@@ -263,7 +279,7 @@ class CuratedTables:
         _REGISTERED[contract.name] = location
 
     def _create_or_check(self, contract: TableContract, location: str) -> None:
-        if not DeltaTable.isDeltaTable(self.spark, location):
+        if not is_delta_table(self.spark, location):
             builder = (
                 DeltaTable.createIfNotExists(self.spark)
                 .location(location)
@@ -289,7 +305,7 @@ class CuratedTables:
             if not any(code in str(exc) for code in _CREATE_RACE_ERRORS):
                 raise
             deadline = time.monotonic() + CREATE_WAIT_S
-            while not DeltaTable.isDeltaTable(self.spark, location):
+            while not is_delta_table(self.spark, location):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)

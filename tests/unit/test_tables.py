@@ -21,6 +21,7 @@ from lakejobs.tables import (
     SchemaDriftError,
     conform,
     described,
+    is_delta_table,
     retry_on_conflict,
 )
 
@@ -300,3 +301,19 @@ def test_conflicts_past_the_retry_budget_fail_with_one_line_and_other_errors_at_
     with pytest.raises(ValueError):
         retry_on_conflict(broken, "unit.events", sleep=waits.append)
     assert broken.calls == 1 and len(waits) == 2
+
+
+def test_a_table_first_committed_by_another_process_is_seen_although_this_jvm_looked_before(
+    spark, tmp_path
+):
+    """Delta caches a table's log per JVM: a folder seen without a commit stays 'no table' to
+    `DeltaTable.isDeltaTable` after another process commits (two runs creating the run log)."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    location = tmp_path / "table"
+    (location / "_delta_log").mkdir(parents=True)
+    assert not is_delta_table(spark, str(location))
+    assert not is_delta_table(spark, str(tmp_path / "absent"))
+    write_deltalake(str(location), pa.table({"id": ["a"]}))  # a writer outside this JVM
+    assert is_delta_table(spark, str(location))
