@@ -31,7 +31,7 @@ from lakejobs.ingest import (
     curated_rows,
     drop_duplicates,
     owned_by,
-    quarantine_rows,
+    replace_quarantine,
 )
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.jsonlines import read_raw_json_lines
@@ -72,11 +72,7 @@ def run(ctx: RunContext) -> JobOutcome:
         dates: dict[str, set[str]] = defaultdict(set)
         for row in good.select("media_source", "date").distinct().collect():
             dates[row.media_source].add(row.date.isoformat())
-        quarantined = ctx.tables.replace_where(
-            quarantine_contract,
-            quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
-            f"ingest_date = '{ctx.run_date.isoformat()}'",
-        )
+        quarantined = replace_quarantine(ctx, quarantine_contract, staged)
         written = ctx.tables.replace_where(
             contract,
             curated_rows(

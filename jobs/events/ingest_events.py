@@ -19,7 +19,7 @@ from lakejobs.ingest import (
     batch_stats,
     drop_duplicates,
     owned_by,
-    quarantine_rows,
+    replace_quarantine,
 )
 from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
 from lakejobs.jsonlines import read_raw_json_lines
@@ -53,11 +53,7 @@ def run(ctx: RunContext) -> JobOutcome:
         good = drop_duplicates(
             staged.where(F.col(QUARANTINED) == 0), KEY, prefer=(SOURCE_FILE, RAW_RECORD)
         )
-        quarantined = ctx.tables.replace_where(
-            quarantine,
-            quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
-            f"ingest_date = '{ctx.run_date.isoformat()}'",
-        )
+        quarantined = replace_quarantine(ctx, quarantine, staged)
         inserted = ctx.tables.merge(
             target,
             curated_events(good, key, ctx.run_date, ctx.run_id),

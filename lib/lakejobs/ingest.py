@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakejobs import runlog
-from lakejobs.contracts import raw_source, table_contract
+from lakejobs.contracts import TableContract, raw_source, table_contract
 from lakejobs.job import JobOutcome, RowCounts, RunContext
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows, validate_table
@@ -78,6 +78,16 @@ def quarantine_rows(bad: DataFrame, ingest_date: date, run_id: str) -> DataFrame
         F.col(RAW_RECORD).alias("raw_record"),
         F.col(REASONS).alias("reasons"),
         F.lit(run_id).alias("run_id"),
+    )
+
+
+def replace_quarantine(ctx: RunContext, quarantine: TableContract, staged: DataFrame) -> Commit:
+    """One commit replacing the run date's slice of `quarantine` with the batch's bad rows, so a
+    re-run or re-delivery of a date leaves exactly its current bad records."""
+    return ctx.tables.replace_where(
+        quarantine,
+        quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
+        f"ingest_date = '{ctx.run_date.isoformat()}'",
     )
 
 
@@ -142,13 +152,8 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
     try:
         validate_table(staged, suite, ctx.settings.max_quarantine_share)
         stats = batch_stats(staged)
-        bad = staged.where(F.col(QUARANTINED) == 1)
         good = staged.where(F.col(QUARANTINED) == 0)
-        quarantined = ctx.tables.replace_where(
-            quarantine_contract,
-            quarantine_rows(bad, ctx.run_date, ctx.run_id),
-            f"ingest_date = '{ctx.run_date.isoformat()}'",
-        )
+        quarantined = replace_quarantine(ctx, quarantine_contract, staged)
         merged = ctx.tables.merge(
             target_contract,
             curated_rows(
