@@ -30,9 +30,10 @@ from benchkit import DEFAULT_DATA_DIR, bench_settings, positive_rows, start_spar
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.lake import LakeLayout
-from lakejobs.tables import CuratedTables
+from lakejobs.tables import TableWriter
 
 GENERATOR_VERSION = 1
 MARKER = "_bench_data.json"
@@ -198,7 +199,7 @@ def generate(spark: SparkSession, dataset: Dataset) -> None:
     started = time.perf_counter()
     if dataset.kind == "exams":
         contract = table_contract("exams.scores")
-        tables = CuratedTables(spark, LakeLayout(f"file:{dataset.lake}"))
+        tables = TableWriter(Catalog(spark, LakeLayout(f"file:{dataset.lake}")))
         tables.append(contract, exam_scores_frame(spark, dataset.rows, dataset.seed))
     else:
         frame = groupby_frame(spark, dataset.rows, dataset.seed)

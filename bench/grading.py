@@ -71,13 +71,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType
 
 from jobs.exams.grade import JOB
-from lakejobs import tables as lakejobs_tables
+from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
 from lakejobs.grading import GradingScheme, get_scheme, grade
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_job
-from lakejobs.tables import CuratedTables
 
 # The run log every job run appends to (docs/design.md §2); reset with the outputs.
 RUN_LOG = "lakejobs.job_runs"
@@ -182,8 +181,6 @@ def reset_outputs(spark: SparkSession, dataset: Dataset) -> None:
     for name in (*JOB.outputs, RUN_LOG):
         spark.sql(f"DROP TABLE IF EXISTS {name}")
         shutil.rmtree(table_dir(dataset, name), ignore_errors=True)
-        # lakejobs remembers per process which tables it registered; forget the dropped one.
-        lakejobs_tables._REGISTERED.pop(name, None)
 
 
 def run_lakejobs(
@@ -538,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_up(spark, settings, dataset, scheme, event_log)
     reset_outputs(spark, dataset)
     # The lake as before a nightly run: its input registered, its run log present.
-    tables = CuratedTables(spark, LakeLayout(settings.lake))
+    tables = Catalog(spark, LakeLayout(settings.lake))
     for name in ("exams.scores", RUN_LOG):
         tables.ensure(table_contract(name))
 

@@ -23,13 +23,13 @@ from jobs.ads.transforms import (
     paid_in_usd,
     refresh_dates,
 )
+from lakejobs.commits import made
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
 from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.quality import load_suite, validate_table
 from lakejobs.sql import in_list
-from lakejobs.tables import made
 
 TARGET = "ads.campaign_roas_daily"
 ROAS_FLOOR = Param(
@@ -66,7 +66,7 @@ def run(ctx: RunContext) -> JobOutcome:
                 f"{ctx.run_date.isoformat()}: nothing written"
             )
         validate_table(result, load_suite(TARGET), ctx.settings.max_quarantine_share)
-        commit = ctx.tables.replace_where(
+        commit = ctx.writer.replace_where(
             table_contract(TARGET), result, f"date IN ({in_list(dates)})"
         )
     finally:

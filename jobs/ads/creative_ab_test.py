@@ -14,12 +14,12 @@ from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from jobs.ads.transforms import DEFAULT_SIGNIFICANCE, creative_ab_test, slice_predicate
+from lakejobs.commits import made
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
 from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.quality import load_suite, validate_table
-from lakejobs.tables import made
 
 TARGET = "ads.creative_ab_test"
 SIGNIFICANCE = Param(
@@ -53,7 +53,7 @@ def run(ctx: RunContext) -> JobOutcome:
     try:
         validate_table(result, load_suite(TARGET), ctx.settings.max_quarantine_share)
         written = int(result.agg(F.sum("spend_rows")).first()[0])
-        commit = ctx.tables.replace_where(table_contract(TARGET), result, predicate)
+        commit = ctx.writer.replace_where(table_contract(TARGET), result, predicate)
     finally:
         result.unpersist()
     counts = RowCounts(rows_in=scope.count(), written=written)

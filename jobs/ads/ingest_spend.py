@@ -25,6 +25,7 @@ from jobs.ads.transforms import (
     slice_predicate,
     spend_in_usd,
 )
+from lakejobs.commits import made
 from lakejobs.contracts import raw_source, table_contract
 from lakejobs.ingest import (
     batch_stats,
@@ -38,7 +39,6 @@ from lakejobs.jsonlines import read_raw_json_lines
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.pipeline import register
 from lakejobs.quality import QUARANTINED, load_suite, validate_rows, validate_table
-from lakejobs.tables import made
 
 TARGET = "ads.spend_daily"
 
@@ -73,7 +73,7 @@ def run(ctx: RunContext) -> JobOutcome:
         for row in good.select("media_source", "date").distinct().collect():
             dates[row.media_source].add(row.date.isoformat())
         quarantined = replace_quarantine(ctx, quarantine_contract, staged)
-        written = ctx.tables.replace_where(
+        written = ctx.writer.replace_where(
             contract,
             curated_rows(
                 drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),

@@ -13,12 +13,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.events.transforms import daily_active_users, retention, touched_cohorts
+from lakejobs.commits import made
 from lakejobs.contracts import table_contract
 from lakejobs.ingest import as_last_read
 from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list
-from lakejobs.tables import made
 
 DAU = "events.daily_active_users"
 RETENTION = "events.retention"
@@ -63,14 +63,14 @@ def run(ctx: RunContext) -> JobOutcome:
         live_dates = events.where(F.col("event_date").isin(dates)).select("event_date")
         live_cohorts = retention(events, 0, cohorts).select("cohort_date")
         expected = live_dates.distinct().count() + live_cohorts.distinct().count() * (max_day + 1)
-        dau = ctx.tables.replace_where(
+        dau = ctx.writer.replace_where(
             table_contract(DAU),
             _with_run(
                 daily_active_users(events.where(F.col("event_date").isin(dates))), ctx.run_id
             ),
             f"event_date IN ({in_list(d.isoformat() for d in dates)})",
         )
-        kept = ctx.tables.replace_where(
+        kept = ctx.writer.replace_where(
             table_contract(RETENTION),
             _with_run(retention(events, max_day, cohorts), ctx.run_id),
             f"cohort_date IN ({in_list(c.isoformat() for c in cohorts)})",

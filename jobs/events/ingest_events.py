@@ -13,6 +13,7 @@ from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from jobs.events.transforms import RAW_JSON_SCHEMA, canonical_events, curated_events
+from lakejobs.commits import made
 from lakejobs.config import Settings
 from lakejobs.contracts import raw_source, table_contract
 from lakejobs.ingest import (
@@ -27,7 +28,6 @@ from lakejobs.lake import RAW_RECORD, SOURCE_FILE
 from lakejobs.pipeline import register
 from lakejobs.pseudonym import load_key
 from lakejobs.quality import QUARANTINED, load_suite, validate_rows, validate_table
-from lakejobs.tables import made
 
 SOURCE = "events"
 TARGET = "events.events"
@@ -54,7 +54,7 @@ def run(ctx: RunContext) -> JobOutcome:
             staged.where(F.col(QUARANTINED) == 0), KEY, prefer=(SOURCE_FILE, RAW_RECORD)
         )
         quarantined = replace_quarantine(ctx, quarantine, staged)
-        inserted = ctx.tables.merge(
+        inserted = ctx.writer.merge(
             target,
             curated_events(good, key, ctx.run_date, ctx.run_id),
             insert_only=True,

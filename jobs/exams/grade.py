@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
+from lakejobs.commits import made
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
 from lakejobs.grading import (
@@ -26,7 +27,6 @@ from lakejobs.ingest import as_last_read
 from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
 from lakejobs.sql import in_list
-from lakejobs.tables import made
 
 NAME = "exams.grade"
 
@@ -58,7 +58,7 @@ def run(ctx: RunContext) -> JobOutcome:
     try:
         rows_in = int(lookup.agg(F.sum("count")).first()[0] or 0)  # 0: every score withdrawn
         predicate = f"exam_id IN ({in_list(delivered)})"
-        tables = ctx.tables
+        tables = ctx.writer
         graded = tables.replace_where(
             table_contract("exams.grades"), grade_rows(exams, lookup, scheme), predicate
         )

@@ -30,3 +30,7 @@ class DataQualityError(LakejobsError):
 
 class AccountingError(LakejobsError):
     """Rows in != rows written + quarantined + duplicates dropped."""
+
+
+class SchemaDriftError(LakejobsError):
+    """A DataFrame or an existing table does not match its table contract."""

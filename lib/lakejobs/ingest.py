@@ -17,11 +17,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakejobs import runlog
+from lakejobs.commits import Commit, made
 from lakejobs.contracts import TableContract, raw_source, table_contract
 from lakejobs.job import JobOutcome, RowCounts, RunContext
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
 from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows, validate_table
-from lakejobs.tables import Commit, made
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def quarantine_rows(bad: DataFrame, ingest_date: date, run_id: str) -> DataFrame
 def replace_quarantine(ctx: RunContext, quarantine: TableContract, staged: DataFrame) -> Commit:
     """One commit replacing the run date's slice of `quarantine` with the batch's bad rows, so a
     re-run or re-delivery of a date leaves exactly its current bad records."""
-    return ctx.tables.replace_where(
+    return ctx.writer.replace_where(
         quarantine,
         quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
         f"ingest_date = '{ctx.run_date.isoformat()}'",
@@ -107,7 +107,7 @@ def as_last_read(ctx: RunContext, job: str, table: str) -> DataFrame | None:
     What a downstream job computed its outputs from: after a re-delivery, the keys that date
     delivered before tell which outputs must be recomputed although the keys are gone now.
     """
-    runs = runlog.read_runs(ctx.spark, ctx.settings)
+    runs = runlog.read_runs(ctx.catalog)
     if runs is None:
         return None
     last = (
@@ -123,7 +123,7 @@ def as_last_read(ctx: RunContext, job: str, table: str) -> DataFrame | None:
     version = (last["version"] or "") if last else ""
     if not version.startswith("v"):  # never run, or the table was absent then
         return None
-    location = ctx.tables.location(table_contract(table))
+    location = ctx.catalog.location(table_contract(table))
     return ctx.spark.read.format("delta").option("versionAsOf", int(version[1:])).load(location)
 
 
@@ -154,7 +154,7 @@ def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -
         stats = batch_stats(staged)
         good = staged.where(F.col(QUARANTINED) == 0)
         quarantined = replace_quarantine(ctx, quarantine_contract, staged)
-        merged = ctx.tables.merge(
+        merged = ctx.writer.merge(
             target_contract,
             curated_rows(
                 drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),

@@ -2,7 +2,7 @@
 
 A job declares its inputs and outputs (raw sources as `raw.<source>`, tables as `<db>.<table>`)
 and a `run(ctx)` function that reads through the context, calls pure transforms and writes through
-`ctx.tables`. The framework times the run, checks the row accounting and records it in
+`ctx.writer`. The framework times the run, checks the row accounting and records it in
 `lakejobs.job_runs`, whatever the outcome.
 """
 
@@ -13,14 +13,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from pyspark.sql import DataFrame, SparkSession
 
+from lakejobs.catalog import Catalog
+from lakejobs.commits import Commit
 from lakejobs.config import Settings
 from lakejobs.contracts import TableContract, table_contract
 from lakejobs.errors import AccountingError, UsageError
 from lakejobs.lake import LakeLayout
-from lakejobs.tables import Commit, CuratedTables
+from lakejobs.tables import TableWriter
 
 _JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _DATASET = re.compile(r"^(raw|[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*$")
@@ -117,21 +120,29 @@ class JobOutcome:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Everything one job run may use; jobs never build sessions or paths themselves."""
+    """Everything one job run may use; jobs never build sessions or paths themselves.
 
-    spark: SparkSession
+    The catalog is the pipeline run's (one for all its jobs, so a table is ensured once); the
+    writer is built from it once per run.
+    """
+
+    catalog: Catalog
     settings: Settings
     run_date: date
     run_id: str
     params: Mapping[str, ParamValue] = field(default_factory=dict)
 
     @property
-    def layout(self) -> LakeLayout:
-        return LakeLayout(self.settings.lake)
+    def spark(self) -> SparkSession:
+        return self.catalog.spark
 
     @property
-    def tables(self) -> CuratedTables:
-        return CuratedTables(self.spark, self.layout)
+    def layout(self) -> LakeLayout:
+        return self.catalog.layout
+
+    @cached_property
+    def writer(self) -> TableWriter:
+        return TableWriter(self.catalog)
 
     def raw_dir(self, source: str) -> str:
         return self.layout.raw_dir(source, self.run_date)
@@ -139,7 +150,7 @@ class RunContext:
     def read_table(self, name: str) -> DataFrame:
         """A curated table of this lake, read by path (no metastore needed)."""
         contract = table_contract(name)
-        return self.spark.read.format("delta").load(self.tables.location(contract))
+        return self.spark.read.format("delta").load(self.catalog.location(contract))
 
 
 @dataclass(frozen=True)

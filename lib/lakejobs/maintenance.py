@@ -16,11 +16,12 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from lakejobs.catalog import Catalog
+from lakejobs.commits import described
 from lakejobs.config import Settings
 from lakejobs.contracts import TableContract, all_table_contracts
 from lakejobs.lake import LakeLayout
 from lakejobs.session import driver_jvm
-from lakejobs.tables import CuratedTables, described
 
 QUARANTINE_DATE_COLUMN = "ingest_date"
 
@@ -82,7 +83,7 @@ def maintain_table(
     spark: SparkSession, settings: Settings, contract: TableContract, today: date
 ) -> TableMaintenance:
     """Trim (quarantine only), OPTIMIZE, then VACUUM one existing table."""
-    location = CuratedTables(spark, LakeLayout(settings.lake)).location(contract)
+    location = Catalog(spark, LakeLayout(settings.lake)).location(contract)
     before = _data_files(spark, location)
     deleted = 0
     if is_quarantine(contract):
@@ -105,7 +106,7 @@ def maintain(
     """Maintain every curated table present in the lake; a failing table is reported and the
     others still run (a table being written right now may conflict with OPTIMIZE: run it again)."""
     today = today or datetime.now(UTC).date()
-    tables = CuratedTables(spark, LakeLayout(settings.lake))
+    tables = Catalog(spark, LakeLayout(settings.lake))
     results = []
     for contract in all_table_contracts():
         if not tables.exists(contract):

@@ -21,9 +21,11 @@ from graphlib import CycleError, TopologicalSorter
 from pyspark.sql import SparkSession
 
 from lakejobs import runlog
+from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.job import Job, JobOutcome, ParamValue, RunContext
+from lakejobs.lake import LakeLayout
 from lakejobs.locks import refusal, run_lock
 
 NIGHTLY = "nightly"
@@ -145,19 +147,19 @@ def _default_echo(line: str) -> None:
 
 @contextmanager
 def _one_at_a_time(
-    spark: SparkSession, settings: Settings, job: Job, run_date: date
+    catalog: Catalog, settings: Settings, job: Job, run_date: date
 ) -> Iterator[None]:
     """Hold the job+date guard for the run, after marking dead runs abandoned.
 
     A local lake uses an OS lock (`lakejobs.locks`); other lakes have none, so a live
     `running` row of the same job and date in the run log refuses the run instead (racy).
     """
-    runlog.mark_abandoned(spark, settings)
+    runlog.mark_abandoned(catalog)
     guard: AbstractContextManager[None]
     if settings.lake_is_local:
         guard = run_lock(settings.local_lake_path, job.name, run_date)
     else:
-        holder = runlog.running_elsewhere(spark, settings, job.name, run_date)
+        holder = runlog.running_elsewhere(catalog, job.name, run_date)
         if holder is not None:
             raise refusal(job.name, run_date, *holder)
         guard = nullcontext()
@@ -174,6 +176,7 @@ def run_job(
     echo: Echo = _default_echo,
     debug: bool = False,
     force: bool = False,
+    catalog: Catalog | None = None,
 ) -> runlog.RunRecord | None:
     """Run one job: time it, check its row accounting, record it in the run log.
 
@@ -181,13 +184,15 @@ def run_job(
     defaults filled in) and are part of the skip key. Returns None when the job is skipped
     because the latest successful run for the same date read the same inputs with the same
     params (unless `force`). Raises `RunRefused` when another live process runs the same job
-    and date: a refused run is not a run, so it leaves no row in the run log.
+    and date: a refused run is not a run, so it leaves no row in the run log. `catalog` is the
+    pipeline run's, shared by its jobs (a new one for the lake by default).
     """
     resolved = job.resolve_params(dict(params or {}), settings)
-    with _one_at_a_time(spark, settings, job, run_date):
-        inputs = runlog.input_versions(spark, settings, job, run_date)
+    catalog = catalog if catalog is not None else Catalog(spark, LakeLayout(settings.lake))
+    with _one_at_a_time(catalog, settings, job, run_date):
+        inputs = runlog.input_versions(catalog, job, run_date)
         if not force:
-            earlier = runlog.previous_success(spark, settings, job.name, run_date, inputs, resolved)
+            earlier = runlog.previous_success(catalog, job.name, run_date, inputs, resolved)
             if earlier:
                 echo(
                     f"⏭ {job.name} for {run_date.isoformat()}: done by {earlier} on the same "
@@ -197,12 +202,12 @@ def run_job(
         record = runlog.RunRecord(
             new_run_id(job.name, run_date), job.name, run_date, resolved, inputs
         )
-        runlog.start(spark, settings, record)  # from here on, the run has a row
-        return _execute(spark, settings, job, record, echo, debug)
+        runlog.start(catalog, record)  # from here on, the run has a row
+        return _execute(catalog, settings, job, record, echo, debug)
 
 
 def _execute(
-    spark: SparkSession,
+    catalog: Catalog,
     settings: Settings,
     job: Job,
     record: runlog.RunRecord,
@@ -210,11 +215,12 @@ def _execute(
     debug: bool,
 ) -> runlog.RunRecord:
     """Run the job of a started `record` and write its final row, whatever happens."""
-    ctx = RunContext(spark, settings, record.run_date, record.run_id, record.params)
+    spark = catalog.spark
+    ctx = RunContext(catalog, settings, record.run_date, record.run_id, record.params)
     echo(f"▶ {job.name} for {record.run_date.isoformat()} (run {record.run_id})")
     spark.sparkContext.setJobGroup(record.run_id, f"lakejobs {job.name} {record.run_date}")
     started = time.perf_counter()
-    before = ctx.tables.versions(job.output_contracts)  # what a failed run is rolled back to
+    before = ctx.catalog.versions(job.output_contracts)  # what a failed run is rolled back to
     try:
         outcome = job.run(ctx)
         record.outcome = outcome
@@ -233,7 +239,7 @@ def _execute(
         raise
     finally:
         record.finished_at = datetime.now(UTC)
-        runlog.finish(spark, settings, record)
+        runlog.finish(catalog, record)
         # Spark work done after this run (the next job, a notebook cell) is not this run's.
         for key in ("spark.jobGroup.id", "spark.job.description"):
             # None removes the property (Spark's API), though pyspark's hint says str.
@@ -251,7 +257,7 @@ def _roll_back(
 ) -> None:
     """A failed run changes nothing: restore the outputs it committed; the error says which."""
     try:
-        record.rolled_back = ctx.tables.roll_back(job.output_contracts, before, record.run_id)
+        record.rolled_back = ctx.writer.roll_back(job.output_contracts, before, record.run_id)
     except Exception as exc:  # the run's own error stays the one reported
         record.error = f"{record.error or 'failed'}; rolling back failed: {_one_line(exc)}"
         return
@@ -302,6 +308,7 @@ def run_jobs(
     (`RunRefused`) stops the pipeline: the jobs done so far keep their rows.
     """
     resolve_params(selected, dict(params or {}), settings)  # a bad key fails before any job
+    catalog = Catalog(spark, LakeLayout(settings.lake))  # one for all the jobs of this run
     records: list[runlog.RunRecord] = []
     skipped: list[str] = []
     up_to_date: list[str] = []
@@ -314,7 +321,7 @@ def run_jobs(
             broken.update(job.outputs)
             continue
         own = {k: v for k, v in (params or {}).items() if k in {p.name for p in job.params}}
-        record = run_job(spark, settings, job, run_date, own, echo, debug, force)
+        record = run_job(spark, settings, job, run_date, own, echo, debug, force, catalog)
         if record is None:
             up_to_date.append(job.name)
             continue

@@ -126,7 +126,7 @@ def _provenance(settings: Settings, version: int, committed_ms: int | None) -> P
 def _spark_cutoffs(spark: SparkSession, settings: Settings) -> tuple[pd.DataFrame, Provenance]:
     from delta.tables import DeltaTable
 
-    from lakejobs.tables import is_delta_table
+    from lakejobs.commits import is_delta_table
 
     location = f"{settings.lake}/curated/exams/grade_cutoffs"
     if not is_delta_table(spark, location):

@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.table import Table
 
 from lakejobs import inspect, runlog
+from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.contracts import all_table_contracts, table_contract
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult
-from lakejobs.tables import CuratedTables
 
 
 def _console() -> Console:
@@ -30,9 +30,9 @@ def _console() -> Console:
 
 def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, int, int, str]]:
     """(name, rows, Delta version, last run) for every curated table present in the lake."""
-    tables = CuratedTables(spark, LakeLayout(settings.lake))
+    tables = Catalog(spark, LakeLayout(settings.lake))
     last_runs: dict[str, str] = {}
-    log = runlog.read_runs(spark, settings)
+    log = runlog.read_runs(Catalog(spark, LakeLayout(settings.lake)))
     if log is not None:
         latest = (
             log.select("job", "status", "finished_at", F.explode("output_versions").alias("t", "v"))
@@ -59,7 +59,7 @@ def tables_overview(spark: SparkSession, settings: Settings) -> list[tuple[str, 
 
 def print_runs(spark: SparkSession, settings: Settings, run_date: date | None = None) -> None:
     """The run log through Spark (lakes on HDFS/S3), latest row per run, newest first."""
-    log = runlog.read_runs(spark, settings)
+    log = runlog.read_runs(Catalog(spark, LakeLayout(settings.lake)))
     runs: list[dict[str, Any]] = []
     if log is not None:
         if run_date is not None:
@@ -96,7 +96,7 @@ def _jobs_table(result: PipelineResult) -> Table:
 
 
 def _quarantine_table(spark: SparkSession, settings: Settings, run_date: str) -> Table:
-    location = CuratedTables(spark, LakeLayout(settings.lake)).location(
+    location = Catalog(spark, LakeLayout(settings.lake)).location(
         table_contract("exams.scores_quarantine")
     )
     reasons = (

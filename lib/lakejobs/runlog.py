@@ -29,12 +29,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import Row
 
-from lakejobs.config import Settings
+from lakejobs.catalog import Catalog
+from lakejobs.commits import retry_on_conflict
 from lakejobs.contracts import table_contract
+from lakejobs.errors import SchemaDriftError
 from lakejobs.job import Job, JobOutcome, ParamValue
-from lakejobs.lake import HadoopFS, LakeLayout
+from lakejobs.lake import HadoopFS
 from lakejobs.locks import Process
-from lakejobs.tables import CuratedTables, is_delta_table, retry_on_conflict
+from lakejobs.tables import TableWriter
 
 RUN_LOG = "lakejobs.job_runs"
 RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
@@ -96,19 +98,25 @@ class RunRecord:
         )
 
 
-def _tables(spark: SparkSession, settings: Settings) -> CuratedTables:
-    return CuratedTables(spark, LakeLayout(settings.lake))
-
-
 def _frame(spark: SparkSession, record: RunRecord) -> DataFrame:
     return spark.createDataFrame([record.as_row()], schema=table_contract(RUN_LOG).schema)
 
 
+def _ensure_log(catalog: Catalog) -> None:
+    """Create the run log, or check it against its contract once per catalog; a log written
+    before start rows existed is brought up to the contract first (`_upgrade`)."""
+    contract = table_contract(RUN_LOG)
+    try:
+        catalog.ensure(contract)
+    except SchemaDriftError:
+        _upgrade(catalog.spark, catalog.location(contract))
+        catalog.ensure(contract)
+
+
 def _upgrade(spark: SparkSession, location: str) -> None:
-    """Bring a run log written before start rows existed up to the contract: add the process
-    columns, and allow null `finished_at`/`duration_s` (a running row has neither)."""
-    if location in _UPGRADED or not is_delta_table(spark, location):
-        return
+    """Add the process columns to an old run log and allow null `finished_at`/`duration_s` (a
+    running row has neither); the two came with start rows, so a log lacking the columns has
+    the NOT NULL constraints too."""
     contract = table_contract(RUN_LOG)
     fields = {f.name: f for f in spark.read.format("delta").load(location).schema.fields}
     if any(name not in fields for name in contract.columns):
@@ -118,17 +126,12 @@ def _upgrade(spark: SparkSession, location: str) -> None:
     for column in ("finished_at", "duration_s"):
         if not fields[column].nullable:
             spark.sql(f"ALTER TABLE delta.`{quoted}` ALTER COLUMN {column} DROP NOT NULL")
-    _UPGRADED.add(location)
 
 
-_UPGRADED: set[str] = set()
-
-
-def start(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
+def start(catalog: Catalog, record: RunRecord) -> None:
     """The run's first row, `running`: a blind append, so concurrent runs never conflict."""
-    tables = _tables(spark, settings)
-    _upgrade(spark, tables.location(table_contract(RUN_LOG)))
-    tables.append(table_contract(RUN_LOG), _frame(spark, record))
+    _ensure_log(catalog)
+    TableWriter(catalog).append(table_contract(RUN_LOG), _frame(catalog.spark, record))
 
 
 def _retried(action: Callable[[], T]) -> T:
@@ -136,10 +139,11 @@ def _retried(action: Callable[[], T]) -> T:
     return retry_on_conflict(action, RUN_LOG, attempts=UPDATE_ATTEMPTS, base_delay_s=0.2)
 
 
-def finish(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
+def finish(catalog: Catalog, record: RunRecord) -> None:
     """Replace the run's row by its final state (inserted if the start row is missing)."""
+    spark = catalog.spark
     frame = _frame(spark, record)
-    location = _tables(spark, settings).location(table_contract(RUN_LOG))
+    location = catalog.location(table_contract(RUN_LOG))
 
     def merge() -> None:
         (
@@ -154,13 +158,15 @@ def finish(spark: SparkSession, settings: Settings, record: RunRecord) -> None:
     _retried(merge)
 
 
-def mark_abandoned(spark: SparkSession, settings: Settings) -> list[str]:
+def mark_abandoned(catalog: Catalog) -> list[str]:
     """Mark `abandoned` every `running` run whose process is gone (checkable on this host only:
     a run started on another host is left as it is). Returns the run ids marked.
 
-    The first thing a run does to the log, so it upgrades an old log before reading it."""
-    _upgrade(spark, _tables(spark, settings).location(table_contract(RUN_LOG)))
-    runs = read_runs(spark, settings)
+    The first thing a run does to the log, so it creates the log, or upgrades an old one,
+    before reading it."""
+    _ensure_log(catalog)
+    spark = catalog.spark
+    runs = read_runs(catalog)
     if runs is None:
         return []
     running = runs.where(F.col("status") == RUNNING).select(
@@ -176,7 +182,7 @@ def mark_abandoned(spark: SparkSession, settings: Settings) -> list[str]:
         return []
     now = datetime.now(UTC).replace(tzinfo=None)
     ids = F.col("run_id").isin(dead) & (F.col("status") == RUNNING)
-    location = _tables(spark, settings).location(table_contract(RUN_LOG))
+    location = catalog.location(table_contract(RUN_LOG))
     _retried(
         lambda: DeltaTable.forPath(spark, location).update(
             ids,
@@ -199,14 +205,12 @@ def mark_abandoned(spark: SparkSession, settings: Settings) -> list[str]:
     return dead
 
 
-def running_elsewhere(
-    spark: SparkSession, settings: Settings, job: str, run_date: date
-) -> tuple[int | None, str] | None:
+def running_elsewhere(catalog: Catalog, job: str, run_date: date) -> tuple[int | None, str] | None:
     """(pid, start time) of a live `running` run of `job` for `run_date`, or None: the same-run
     guard of lakes without OS locks (HDFS, S3), asked after `mark_abandoned`. A run on another
     host cannot be checked, so its row counts only for `STALE_AFTER` after its start: a crashed
     run there blocks its job and date for at most that long."""
-    runs = read_runs(spark, settings)
+    runs = read_runs(catalog)
     if runs is None:
         return None
     rows = (
@@ -225,22 +229,18 @@ def running_elsewhere(
     return rows[0]["pid"], f"{rows[0]['started_at']:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def read_runs(spark: SparkSession, settings: Settings) -> DataFrame | None:
+def read_runs(catalog: Catalog) -> DataFrame | None:
     """The whole run log, or None when nothing ran in this lake yet."""
-    tables = _tables(spark, settings)
     contract = table_contract(RUN_LOG)
-    if not tables.exists(contract):
+    if not catalog.exists(contract):
         return None
-    return spark.read.format("delta").load(tables.location(contract))
+    return catalog.spark.read.format("delta").load(catalog.location(contract))
 
 
-def input_versions(
-    spark: SparkSession, settings: Settings, job: Job, run_date: date
-) -> dict[str, str]:
+def input_versions(catalog: Catalog, job: Job, run_date: date) -> dict[str, str]:
     """What `job` would read for `run_date`: table versions and raw-delivery fingerprints."""
-    tables = _tables(spark, settings)
-    layout = LakeLayout(settings.lake)
-    fs = HadoopFS(spark)
+    layout = catalog.layout
+    fs = HadoopFS(catalog.spark)
     versions: dict[str, str] = {}
     for dataset in job.inputs:
         if dataset.startswith("raw."):
@@ -248,14 +248,13 @@ def input_versions(
             digest = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()
             versions[dataset] = f"files:{len(listing)}:{digest[:16]}"
         else:
-            version = tables.version(table_contract(dataset))
+            version = catalog.version(table_contract(dataset))
             versions[dataset] = "absent" if version is None else f"v{version}"
     return versions
 
 
 def previous_success(
-    spark: SparkSession,
-    settings: Settings,
+    catalog: Catalog,
     job: str,
     run_date: date,
     inputs: Mapping[str, str],
@@ -267,7 +266,7 @@ def previous_success(
     Only the latest success counts: after an hs5 re-grade, a csat9 run must grade again even
     though an older csat9 run on the same inputs succeeded.
     """
-    runs = read_runs(spark, settings)
+    runs = read_runs(catalog)
     if runs is None:
         return None
     latest = (

@@ -31,9 +31,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from lakejobs.catalog import register_lake
+from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.errors import ConfigError, LakejobsError, UsageError
+from lakejobs.lake import LakeLayout
 from lakejobs.session import BASE_CONF, build_session, driver_jvm, local_jars
 
 DEFAULT_HOST = "127.0.0.1"
@@ -165,7 +166,8 @@ def serve(
         # system properties, not the session's Hadoop conf.
         jvm.java.lang.System.setProperty("hive.server2.custom.authentication.class", AUTHENTICATOR)
         jvm.lakejobs.ReadOnlyExtension.allowWrites(spark._jsparkSession)
-        tables = register_lake(spark, settings.lake)
+        catalog = Catalog(spark, LakeLayout(settings.lake))
+        tables = catalog.register_all()
         server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithSparkSession(
             spark._jsparkSession, False
         )
@@ -186,7 +188,7 @@ def serve(
         while not stop.wait(1.0):
             if options.rescan_seconds and time.monotonic() >= next_scan:
                 next_scan = time.monotonic() + options.rescan_seconds
-                added = sorted(set(register_lake(spark, settings.lake)) - set(tables))
+                added = sorted(set(catalog.register_all()) - set(tables))
                 if added:
                     tables = sorted({*tables, *added})
                     echo(f"lakejobs: registered new tables: {', '.join(added)}")

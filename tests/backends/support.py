@@ -16,7 +16,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakejobs.config import REPO_ROOT
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
-from lakejobs.tables import _REGISTERED
 from tests.backends.clusters import PYSPARK_JARS
 from tests.conftest import TEST_SETTINGS
 
@@ -80,17 +79,11 @@ def assert_same_tables(
 def forget_lake(spark: SparkSession, lake: str) -> None:
     """Drop the shared metastore's entries for `lake` so other tests re-register their own.
 
-    Tables are external, so dropping entries never touches data; `_REGISTERED` must forget them
-    too, or `CuratedTables.ensure` would believe a dropped table is still registered.
+    Tables are external, so dropping entries never touches data. (Which tables a run ensured is
+    remembered by that run's `Catalog`, so nothing else needs forgetting.)
     """
-    for name, location in list(_REGISTERED.items()):
-        if location.startswith(lake):
-            spark.sql(f"DROP TABLE IF EXISTS {name}")
-            del _REGISTERED[name]
     for database in spark.catalog.listDatabases():
         if database.locationUri and database.locationUri.startswith(lake):
-            for table in spark.catalog.listTables(database.name):
-                _REGISTERED.pop(f"{database.name}.{table.name}", None)
             spark.sql(f"DROP DATABASE IF EXISTS {database.name} CASCADE")
 
 

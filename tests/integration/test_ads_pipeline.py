@@ -12,11 +12,11 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.generate.ads import FX_BASE, generate, read_manifest
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -51,9 +51,7 @@ def run_ads(spark, lake: Path, day: date, force: bool = False) -> PipelineResult
 
 
 def table(spark, lake: Path, name: str) -> DataFrame:
-    location = CuratedTables(spark, LakeLayout(settings_for(lake).lake)).location(
-        table_contract(name)
-    )
+    location = Catalog(spark, LakeLayout(settings_for(lake).lake)).location(table_contract(name))
     return spark.read.format("delta").load(location)
 
 
@@ -165,7 +163,7 @@ def test_rerunning_a_date_gives_identical_content_except_the_run_id(spark, lake)
 
 
 def test_a_failing_table_level_expectation_writes_nothing(spark, lake):
-    tables = CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+    tables = Catalog(spark, LakeLayout(settings_for(lake).lake))
     outputs = [table_contract(n) for n in ("ads.spend_daily", "ads.spend_daily_quarantine")]
     before = [tables.version(c) for c in outputs]
     strict = dataclasses.replace(settings_for(lake), max_quarantine_share=0.01)

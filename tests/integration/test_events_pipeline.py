@@ -16,12 +16,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.events import activity, ingest_events
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.generate.events import generate, read_manifest
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_jobs
 from lakejobs.pseudonym import KEY_ENV
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -55,9 +55,7 @@ def run_date(spark, lake: Path, day: date, *, force: bool = False) -> None:
 
 
 def table(spark, lake: Path, name: str) -> DataFrame:
-    location = CuratedTables(spark, LakeLayout(settings_for(lake).lake)).location(
-        table_contract(name)
-    )
+    location = Catalog(spark, LakeLayout(settings_for(lake).lake)).location(table_contract(name))
     return spark.read.format("delta").load(location)
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.generate.exams import generate_exam_scores, read_manifest
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -52,15 +52,13 @@ def run_exams(spark, lake: Path, force: bool = False, **changes) -> PipelineResu
 
 
 def snapshot(spark, lake: Path, table: str) -> DataFrame:
-    location = CuratedTables(spark, LakeLayout(settings_for(lake).lake)).location(
-        table_contract(table)
-    )
+    location = Catalog(spark, LakeLayout(settings_for(lake).lake)).location(table_contract(table))
     df = spark.read.format("delta").load(location)
     return df.drop(*[c for c in LINEAGE if c in df.columns])
 
 
 def versions(spark, lake: Path) -> dict[str, int | None]:
-    tables = CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+    tables = Catalog(spark, LakeLayout(settings_for(lake).lake))
     return {name: tables.version(table_contract(name)) for name in OUTPUTS}
 
 
@@ -122,7 +120,7 @@ def test_every_curated_score_is_graded_and_the_run_log_says_so(spark, lake):
 
 
 def test_tables_are_registered_by_name(spark, lake):
-    CuratedTables(spark, LakeLayout(settings_for(lake).lake)).ensure(table_contract("exams.grades"))
+    Catalog(spark, LakeLayout(settings_for(lake).lake)).ensure(table_contract("exams.grades"))
     assert spark.table("exams.grades").count() == snapshot(spark, lake, "exams.grades").count()
 
 

@@ -18,10 +18,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakejobs import contracts
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -121,9 +121,7 @@ def deliver(lake: Path, day: date, files: dict[str, bytes]) -> None:
 
 
 def table(spark, lake: Path, name: str) -> DataFrame:
-    location = CuratedTables(spark, LakeLayout(settings_for(lake).lake)).location(
-        table_contract(name)
-    )
+    location = Catalog(spark, LakeLayout(settings_for(lake).lake)).location(table_contract(name))
     return spark.read.format("delta").load(location)
 
 
@@ -132,7 +130,7 @@ def delivered(spark, lake: Path, name: str, day: date) -> DataFrame:
 
 
 def version(spark, lake: Path, name: str) -> int | None:
-    return CuratedTables(spark, LakeLayout(settings_for(lake).lake)).version(table_contract(name))
+    return Catalog(spark, LakeLayout(settings_for(lake).lake)).version(table_contract(name))
 
 
 def ingest_run(spark, lake: Path, day: date) -> dict:

@@ -20,11 +20,12 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
+from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
 from lakejobs.lake import LakeLayout
 from lakejobs.maintenance import maintain
-from lakejobs.tables import CuratedTables
+from lakejobs.tables import TableWriter
 
 TODAY = date(2026, 11, 20)
 OLD, RECENT = date(2026, 9, 1), date(2026, 11, 19)  # 80 days and 1 day before TODAY
@@ -69,7 +70,7 @@ def test_maintain_vacuums_beyond_retention_keeps_time_travel_within_and_trims_qu
         retention_days=7,
         quarantine_days=30,
     )
-    tables = CuratedTables(spark, LakeLayout(settings.lake))
+    tables = TableWriter(Catalog(spark, LakeLayout(settings.lake)))
     tables.append(QUARANTINE, rows(spark, OLD, "old-a", 5))  # v1 (v0 creates the table)
     tables.append(QUARANTINE, rows(spark, OLD, "old-b", 5))  # v2
     tables.append(QUARANTINE, rows(spark, RECENT, "recent-1", 4))  # v3
@@ -79,7 +80,7 @@ def test_maintain_vacuums_beyond_retention_keeps_time_travel_within_and_trims_qu
     table_dir = lake / "curated" / "exams" / "scores_quarantine"
     aged = age_commit(table_dir, replaced.version)  # recent-1's files: removed "ten days ago"
     assert aged and all(p.is_file() for p in aged)
-    location = tables.location(QUARANTINE)
+    location = tables.catalog.location(QUARANTINE)
 
     results = maintain(spark, settings, today=TODAY)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
 from lakejobs.generate import ads, events, exams
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ def run(spark, lake: Path, day: date, target: str = "nightly", **kwargs) -> Pipe
 
 def versions(spark, lake: Path) -> dict[str, int | None]:
     """The Delta version of every table a nightly job writes."""
-    tables = CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+    tables = Catalog(spark, LakeLayout(settings_for(lake).lake))
     return {
         output: tables.version(table_contract(output))
         for job in select_jobs("nightly")
@@ -61,7 +61,7 @@ def versions(spark, lake: Path) -> dict[str, int | None]:
 
 
 def read(spark, lake: Path, name: str):
-    tables = CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+    tables = Catalog(spark, LakeLayout(settings_for(lake).lake))
     return spark.read.format("delta").load(tables.location(table_contract(name)))
 
 

@@ -15,11 +15,11 @@ from pyspark.sql import DataFrame
 
 from jobs.ads import ingest_installs
 from jobs.events import activity, ingest_events
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_jobs, select_jobs
 from lakejobs.pseudonym import KEY_ENV
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def run(spark, lake: Path, jobs, day: date):
 
 
 def table(spark, lake: Path, name: str) -> DataFrame:
-    tables = CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+    tables = Catalog(spark, LakeLayout(settings_for(lake).lake))
     return spark.read.format("delta").load(tables.location(table_contract(name)))
 
 

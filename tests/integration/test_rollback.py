@@ -12,10 +12,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.exams import grade
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_jobs, select_jobs
-from lakejobs.tables import CuratedTables
+from lakejobs.tables import TableWriter
 from tests.conftest import TEST_SETTINGS
 from tests.integration.test_redelivery import HEADER, deliver, last_run, scores
 
@@ -35,8 +36,8 @@ def settings_for(lake: Path):
     return dataclasses.replace(TEST_SETTINGS, lake=str(lake))
 
 
-def tables_of(spark, lake: Path) -> CuratedTables:
-    return CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+def tables_of(spark, lake: Path) -> Catalog:
+    return Catalog(spark, LakeLayout(settings_for(lake).lake))
 
 
 def state(spark, lake: Path) -> dict[str, set[str] | None]:
@@ -81,7 +82,7 @@ def test_a_first_run_failing_in_its_second_write_leaves_no_rows(spark, tmp_path,
     def broken_merge(self, contract, df, *args, **kwargs):
         raise RuntimeError(f"disk full while merging into {contract.name}")
 
-    monkeypatch.setattr(CuratedTables, "merge", broken_merge)
+    monkeypatch.setattr(TableWriter, "merge", broken_merge)
     result = run_exams(spark, lake, D)
     assert result.failed == ("exams.ingest_scores",) and result.skipped == ("exams.grade",)
     same_as_before(spark, lake, before)

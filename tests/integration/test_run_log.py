@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.exams import grade, ingest_scores
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
 from lakejobs.generate.exams import generate_exam_scores
@@ -26,7 +27,6 @@ from lakejobs.job import RunContext
 from lakejobs.lake import LakeLayout
 from lakejobs.locks import Process, process_start
 from lakejobs.pipeline import run_job, run_jobs, select_jobs
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def settings_for(lake: Path):
 
 
 def table(spark, lake: Path, name: str) -> DataFrame:
-    tables = CuratedTables(spark, LakeLayout(settings_for(lake).lake))
+    tables = Catalog(spark, LakeLayout(settings_for(lake).lake))
     return spark.read.format("delta").load(tables.location(table_contract(name)))
 
 
@@ -246,7 +246,7 @@ def test_a_run_log_from_before_start_rows_is_upgraded_in_place(spark, lake):
             if f.name not in new
         ]
     )
-    location = CuratedTables(spark, LakeLayout(settings_for(lake).lake)).location(contract)
+    location = Catalog(spark, LakeLayout(settings_for(lake).lake)).location(contract)
     DeltaTable.createIfNotExists(spark).location(location).addColumns(old).execute()
     when = datetime(2026, 11, 19, 1, 0)
     old_row = {

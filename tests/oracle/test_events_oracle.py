@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from jobs.events import activity, ingest_events
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.generate.events import generate
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_jobs
 from lakejobs.pseudonym import KEY_ENV
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 pytestmark = pytest.mark.oracle
@@ -75,7 +75,7 @@ def lake(spark, tmp_path_factory) -> Path:
 
 
 def curated(spark, lake: Path, name: str):
-    location = CuratedTables(spark, LakeLayout(str(lake))).location(table_contract(name))
+    location = Catalog(spark, LakeLayout(str(lake))).location(table_contract(name))
     return spark.read.format("delta").load(location)
 
 

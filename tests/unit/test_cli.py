@@ -150,10 +150,10 @@ def test_summary_rows_cover_runs_up_to_date_and_skipped_jobs():
     from datetime import date
 
     from lakejobs.cli import SUMMARY_HEADERS, summary_rows
+    from lakejobs.commits import Commit
     from lakejobs.job import JobOutcome, RowCounts
     from lakejobs.pipeline import PipelineResult
     from lakejobs.runlog import RunRecord
-    from lakejobs.tables import Commit
 
     day = date(2026, 11, 20)
     ok = RunRecord("r1", "exams.ingest_scores", day, {}, status="succeeded")

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs.events import activity
 from jobs.exams import grade
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.errors import UsageError
 from lakejobs.generate.exams import generate_exam_scores
@@ -22,7 +23,6 @@ from lakejobs.job import Job, JobOutcome, Param, RowCounts
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import preflight, resolve_params, run_jobs, select_jobs
 from lakejobs.pseudonym import KEY_ENV
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 RUN_DATE = date(2026, 11, 20)
@@ -156,7 +156,7 @@ def test_a_job_file_checks_its_params_before_spark_starts(tmp_path):
 
 
 def grades(spark, lake: Path):
-    location = CuratedTables(spark, LakeLayout(str(lake))).location(table_contract("exams.grades"))
+    location = Catalog(spark, LakeLayout(str(lake))).location(table_contract("exams.grades"))
     return spark.read.format("delta").load(location)
 
 
@@ -196,9 +196,7 @@ def test_a_scheme_param_regrades_after_a_csat9_run_and_back(spark, tmp_path):
     assert grade_range(spark, lake) == (1, 9, {"csat9"})
 
     log = spark.read.format("delta").load(
-        CuratedTables(spark, LakeLayout(settings.lake)).location(
-            table_contract("lakejobs.job_runs")
-        )
+        Catalog(spark, LakeLayout(settings.lake)).location(table_contract("lakejobs.job_runs"))
     )
     grade_params = [
         r["params"] for r in log.where("job = 'exams.grade'").orderBy("started_at").collect()

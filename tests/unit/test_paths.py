@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from lakejobs.catalog import Catalog
 from lakejobs.cli import main
 from lakejobs.config import Settings, load_settings
 from lakejobs.contracts import table_contract
 from lakejobs.errors import UsageError
 from lakejobs.lake import LakeLayout
 from lakejobs.session import java_option, metastore_dir, spark_conf
-from lakejobs.tables import CuratedTables
 
 ODD_NAMES = ["my lake", "my lake's", 'say "cheese"', "a;b", "back\\slash", "$HOME `x`", "레이크 ü"]
 
@@ -85,7 +85,7 @@ def test_registering_a_table_at_a_path_with_quotes_and_semicolons(spark, tmp_pat
     """The test session has a (Hive) metastore, so `ensure` also registers by name: the SQL
     holding the location must take the quote and the `;` literally."""
     lake = tmp_path / "it's; a lake"
-    tables = CuratedTables(spark, LakeLayout(str(lake)))
+    tables = Catalog(spark, LakeLayout(str(lake)))
     contract = table_contract("lakejobs.job_runs")
     tables.ensure(contract)
     registered = spark.sql(f"DESCRIBE DETAIL {contract.name}").first()["location"]

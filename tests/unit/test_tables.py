@@ -12,18 +12,12 @@ import pytest
 from delta.exceptions import ConcurrentAppendException, ConcurrentDeleteReadException
 from pyspark.sql.types import StructType
 
+from lakejobs.catalog import Catalog
+from lakejobs.commits import CommitConflictError, described, is_delta_table, retry_on_conflict
 from lakejobs.contracts import TableContract, parse_type
-from lakejobs.errors import UsageError
+from lakejobs.errors import SchemaDriftError, UsageError
 from lakejobs.lake import LakeLayout
-from lakejobs.tables import (
-    CommitConflictError,
-    CuratedTables,
-    SchemaDriftError,
-    conform,
-    described,
-    is_delta_table,
-    retry_on_conflict,
-)
+from lakejobs.tables import TableWriter, conform
 
 CONTRACT = TableContract(
     name="unit.events",
@@ -64,21 +58,22 @@ def test_conform_orders_and_casts_and_drops_bookkeeping(spark):
 
 
 def test_replace_where_swaps_one_slice_in_one_commit_and_rejects_rows_outside_it(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     tables.append(CONTRACT, frame(spark, [("a", D1, 1), ("b", D2, 2)]))
     commit = tables.replace_where(CONTRACT, frame(spark, [("c", D1, 3)]), "day = '2026-11-01'")
     assert commit.version == 2 and commit.metric("numOutputRows") == 1
     rows = {
-        (r.id, r.day) for r in spark.read.format("delta").load(tables.location(CONTRACT)).collect()
+        (r.id, r.day)
+        for r in spark.read.format("delta").load(tables.catalog.location(CONTRACT)).collect()
     }
     assert rows == {("c", D1), ("b", D2)}
     with pytest.raises(Exception, match=r"DELTA_REPLACE_WHERE_MISMATCH|replaceWhere"):
         tables.replace_where(CONTRACT, frame(spark, [("d", D2, 4)]), "day = '2026-11-01'")
-    assert tables.version(CONTRACT) == 2  # the rejected write left the table as it was
+    assert tables.catalog.version(CONTRACT) == 2  # the rejected write left the table as it was
 
 
 def test_merge_upserts_on_the_key_and_respects_the_update_guard(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     tables.append(CONTRACT, frame(spark, [("a", D2, 1), ("b", D1, 2)]))
     commit = tables.merge(
         CONTRACT,
@@ -87,21 +82,22 @@ def test_merge_upserts_on_the_key_and_respects_the_update_guard(spark, tmp_path)
     )
     assert commit.operation == "MERGE" and commit.metric("numSourceRows") == 3
     values = {
-        r.id: r.value for r in spark.read.format("delta").load(tables.location(CONTRACT)).collect()
+        r.id: r.value
+        for r in spark.read.format("delta").load(tables.catalog.location(CONTRACT)).collect()
     }
     assert values == {"a": 1, "b": 20, "c": 30}  # 'a' came from an older day: not overwritten
 
 
 def test_a_table_whose_schema_drifted_from_its_contract_is_refused(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
-    location = tables.location(CONTRACT)
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
+    location = tables.catalog.location(CONTRACT)
     spark.createDataFrame([("a", "x")], "id string, day string").write.format("delta").save(
         location
     )
     with pytest.raises(
         SchemaDriftError, match=r"does not match its contract \(columns differing: day, value\)"
     ):
-        tables.ensure(CONTRACT)
+        tables.catalog.ensure(CONTRACT)
 
 
 def test_contract_types_parse_without_a_jvm():
@@ -116,13 +112,13 @@ def _file_stats(spark, location: str) -> list[dict]:
 
 
 def test_stats_columns_limit_delta_statistics_on_new_and_existing_tables(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
-    location = tables.location(CONTRACT)
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
+    location = tables.catalog.location(CONTRACT)
     # A table created before its contract named stats columns: statistics on every column.
     frame(spark, [("a", D1, 1)]).write.format("delta").partitionBy("day").save(location)
     assert set(_file_stats(spark, location)[0]["minValues"]) == {"id", "value"}
 
-    tables.ensure(dataclasses.replace(CONTRACT, stats_columns=("value",)))
+    tables.catalog.ensure(dataclasses.replace(CONTRACT, stats_columns=("value",)))
     tables.append(CONTRACT, frame(spark, [("b", D2, 2)]))
     newest = max(_file_stats(spark, location), key=lambda stats: stats["minValues"].get("value", 0))
     assert newest["minValues"] == {"value": 2}
@@ -151,44 +147,44 @@ def test_writes_name_their_spark_jobs_after_the_table_and_restore_the_descriptio
     assert context.getLocalProperty(description) is None
 
 
-def content(spark, tables: CuratedTables) -> set[tuple]:
-    location = tables.location(CONTRACT)
+def content(spark, tables: TableWriter) -> set[tuple]:
+    location = tables.catalog.location(CONTRACT)
     return {tuple(r) for r in spark.read.format("delta").load(location).collect()}
 
 
 def test_a_write_that_commits_nothing_reports_zeros_not_the_previous_commit(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     first = tables.replace_where(CONTRACT, frame(spark, [("a", D1, 1)]), "day = '2026-11-01'")
     assert first.made and first.metric("numOutputRows") == 1
     empty = tables.replace_where(CONTRACT, frame(spark, []), "day = '2026-11-02'")
     assert not empty.made and empty.version is None and empty.metric("numOutputRows") == 0
     nothing_new = tables.merge(CONTRACT, frame(spark, [("a", D1, 5)]), insert_only=True)
     assert not nothing_new.made and nothing_new.metric("numTargetRowsInserted") == 0
-    assert tables.version(CONTRACT) == first.version
+    assert tables.catalog.version(CONTRACT) == first.version
     assert content(spark, tables) == {("a", D1, 1)}  # insert-only: the existing key kept
 
 
 def test_the_commit_returned_is_the_writes_own_when_another_writer_commits_after_it(
     spark, tmp_path, monkeypatch
 ):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
-    find = CuratedTables._tagged
+    find = TableWriter._tagged
 
     def other_writer_first(self, contract, before, tag):  # another process commits meanwhile
         frame(spark, [("x", D2, 9), ("y", D2, 9), ("z", D2, 9)]).write.format("delta").mode(
             "append"
-        ).save(self.location(contract))
+        ).save(self.catalog.location(contract))
         return find(self, contract, before, tag)
 
-    monkeypatch.setattr(CuratedTables, "_tagged", other_writer_first)
+    monkeypatch.setattr(TableWriter, "_tagged", other_writer_first)
     commit = tables.append(CONTRACT, frame(spark, [("b", D1, 2)]))
     assert commit.version == 2 and commit.metric("numOutputRows") == 1
-    assert tables.version(CONTRACT) == 3
+    assert tables.catalog.version(CONTRACT) == 3
 
 
 def test_merge_with_owned_deletes_the_keys_a_redelivery_withdrew_and_only_those(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     # 'value' plays the delivery date's part: 1 = D1's delivery, 2 = D2's.
     tables.append(CONTRACT, frame(spark, [("a", D1, 1), ("b", D1, 1), ("c", D2, 2)]))
     commit = tables.merge(CONTRACT, frame(spark, [("a", D1, 1)]), owned="value = 1")
@@ -199,14 +195,14 @@ def test_merge_with_owned_deletes_the_keys_a_redelivery_withdrew_and_only_those(
 def test_a_delivery_into_new_partitions_is_an_insert_only_merge_that_rewrites_nothing(
     spark, tmp_path
 ):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
     commit = tables.merge(
         CONTRACT, frame(spark, [("b", D2, 2), ("c", D2, 3)]), update_condition="s.day >= t.day"
     )
     assert commit.metric("numTargetRowsInserted") == 2 and commit.metric("numSourceRows") == 2
     assert commit.metric("numTargetFilesRemoved") == 0
-    history = spark.sql(f"DESCRIBE HISTORY delta.`{tables.location(CONTRACT)}`").first()
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{tables.catalog.location(CONTRACT)}`").first()
     assert "matchedPredicates" in history["operationParameters"]
     assert json.loads(history["operationParameters"]["matchedPredicates"]) == []
     assert {row[0]: row[2] for row in content(spark, tables)} == {"a": 1, "b": 2, "c": 3}
@@ -215,10 +211,10 @@ def test_a_delivery_into_new_partitions_is_an_insert_only_merge_that_rewrites_no
 def test_rows_that_appear_between_the_check_and_the_insert_only_merge_are_still_updated(
     spark, tmp_path, monkeypatch
 ):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
     # As if another run committed ('a', D1) after the check found the partition empty.
-    monkeypatch.setattr(CuratedTables, "_holds_rows", lambda self, contract, where: False)
+    monkeypatch.setattr(TableWriter, "_holds_rows", lambda self, contract, where: False)
     commit = tables.merge(
         CONTRACT, frame(spark, [("a", D1, 10), ("b", D1, 2)]), update_condition="s.day >= t.day"
     )
@@ -227,10 +223,10 @@ def test_rows_that_appear_between_the_check_and_the_insert_only_merge_are_still_
 
 
 def test_a_small_merge_rewrites_only_the_files_of_the_partitions_it_touches(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     days = [date(2026, 11, d) for d in range(1, 9)]
     tables.append(CONTRACT, frame(spark, [(f"{d}-{i}", d, 1) for d in days for i in range(50)]))
-    files = spark.read.format("delta").load(tables.location(CONTRACT)).inputFiles()
+    files = spark.read.format("delta").load(tables.catalog.location(CONTRACT)).inputFiles()
     in_first_day = [f for f in files if "day=2026-11-01" in f]
     redelivery = frame(spark, [(f"{days[0]}-0", days[0], 2), (f"{days[0]}-new", days[0], 2)])
     commit = tables.merge(CONTRACT, redelivery, owned="value = 2")
@@ -244,13 +240,13 @@ def test_a_small_merge_rewrites_only_the_files_of_the_partitions_it_touches(spar
 
 
 def test_roll_back_restores_what_a_run_committed_and_leaves_other_runs_commits(spark, tmp_path):
-    tables = CuratedTables(spark, LakeLayout(f"file:{tmp_path}"))
+    tables = TableWriter(Catalog(spark, LakeLayout(f"file:{tmp_path}")))
     other = dataclasses.replace(CONTRACT, name="unit.other")
     untouched = dataclasses.replace(CONTRACT, name="unit.untouched")
     context = spark.sparkContext
     tables.append(CONTRACT, frame(spark, [("a", D1, 1)]))
     tables.append(untouched, frame(spark, [("u", D1, 1)]))
-    before = tables.versions([CONTRACT, other, untouched])
+    before = tables.catalog.versions([CONTRACT, other, untouched])
     assert before == {"unit.events": 1, "unit.other": None, "unit.untouched": 1}
     try:
         context.setJobGroup("unit.job@2026-11-01#run1", "the failing run")
@@ -263,8 +259,8 @@ def test_roll_back_restores_what_a_run_committed_and_leaves_other_runs_commits(s
     restored = tables.roll_back([CONTRACT, other, untouched], before, "unit.job@2026-11-01#run1")
     assert restored == {"unit.events": 1, "unit.other": 0}
     assert content(spark, tables) == {("a", D1, 1)}
-    assert spark.read.format("delta").load(tables.location(other)).isEmpty()
-    assert spark.read.format("delta").load(tables.location(untouched)).count() == 2
+    assert spark.read.format("delta").load(tables.catalog.location(other)).isEmpty()
+    assert spark.read.format("delta").load(tables.catalog.location(untouched)).count() == 2
 
 
 class Flaky:
