@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pyspark.sql.types import (
@@ -41,15 +42,17 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 RAW_TYPES = ("string", "int", "bigint", "double", "date")
 # Encodings a raw source may declare: contract name -> (Java charset for Spark, Python codec for
 # reading the header on the driver). Korean school systems and Excel export CP949 by default.
-ENCODINGS: dict[str, tuple[str, str]] = {
-    "utf-8": ("UTF-8", "utf-8"),
-    "utf-16": ("UTF-16", "utf-16-be"),  # without a BOM both read big-endian
-    "utf-16le": ("UTF-16LE", "utf-16-le"),
-    "utf-16be": ("UTF-16BE", "utf-16-be"),
-    "cp949": ("x-windows-949", "cp949"),
-    "euc-kr": ("EUC-KR", "euc_kr"),
-    "iso-8859-1": ("ISO-8859-1", "latin-1"),
-}
+ENCODINGS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "utf-8": ("UTF-8", "utf-8"),
+        "utf-16": ("UTF-16", "utf-16-be"),  # without a BOM both read big-endian
+        "utf-16le": ("UTF-16LE", "utf-16-le"),
+        "utf-16be": ("UTF-16BE", "utf-16-be"),
+        "cp949": ("x-windows-949", "cp949"),
+        "euc-kr": ("EUC-KR", "euc_kr"),
+        "iso-8859-1": ("ISO-8859-1", "latin-1"),
+    }
+)
 
 
 def schemas_dir(settings: Settings | None = None) -> Path:
@@ -65,15 +68,17 @@ def check_identifier(name: str, what: str) -> str:
     return name
 
 
-_SIMPLE_TYPES: dict[str, DataType] = {
-    "string": StringType(),
-    "int": IntegerType(),
-    "bigint": LongType(),
-    "double": DoubleType(),
-    "date": DateType(),
-    "timestamp": TimestampType(),
-    "boolean": BooleanType(),
-}
+_SIMPLE_TYPES: Mapping[str, DataType] = MappingProxyType(
+    {
+        "string": StringType(),
+        "int": IntegerType(),
+        "bigint": LongType(),
+        "double": DoubleType(),
+        "date": DateType(),
+        "timestamp": TimestampType(),
+        "boolean": BooleanType(),
+    }
+)
 
 
 def parse_type(text: str) -> DataType:

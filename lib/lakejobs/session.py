@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -27,32 +29,34 @@ LOG4J_CONF = Path(str(files("lakejobs") / "log4j2.properties"))
 EXT_JAR_NAME = "lakejobs-ext.jar"
 
 # Settings every lakejobs session gets; profiles may override any of them.
-BASE_CONF: dict[str, str] = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.adaptive.enabled": "true",
-    "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.sql.parquet.compression.codec": "zstd",
-    # Standard UTC-adjusted INT64 timestamps instead of Spark's legacy INT96, so DuckDB, pandas
-    # and BI tools that read the Parquet files see the same instant whatever their time zone.
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    # Partitioned writes keep up to this many files open per task instead of sorting every row
-    # by the partition columns first (bench/README.md: -24 % for the exams.grades write, -16 % for
-    # exams.grade end to end at 1e8 rows, where the sort spilled 3 GB).
-    "spark.sql.maxConcurrentOutputFileWriters": "8",
-    # A CRC32 per Parquet page costs ~5 % of the write; HDFS and S3 checksum the files anyway.
-    "spark.hadoop.parquet.page.write-checksum.enabled": "false",
-    "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
-    # Schema changes must be asked for by a table contract, never picked up silently.
-    "spark.databricks.delta.schema.autoMerge.enabled": "false",
-    "spark.databricks.delta.retentionDurationCheck.enabled": "true",
-    # Delta rebuilds table state with this many tasks; the default 50 dominates small tables.
-    "spark.databricks.delta.snapshotPartitions": "4",
-    # s3a:// (hadoop-aws 3.5): the classic input stream, which S3-compatible servers (and the
-    # backend tests) support, rather than the newer analytics-accelerator stream.
-    "spark.hadoop.fs.s3a.input.stream.type": "classic",
-}
+BASE_CONF: Mapping[str, str] = MappingProxyType(
+    {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.parquet.compression.codec": "zstd",
+        # Standard UTC-adjusted INT64 timestamps instead of Spark's legacy INT96, so DuckDB, pandas
+        # and BI tools that read the Parquet files see the same instant whatever their time zone.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # Partitioned writes keep up to this many files open per task instead of sorting every row
+        # by the partition columns first (bench/README.md: -24 % for the exams.grades write, -16 % for
+        # exams.grade end to end at 1e8 rows, where the sort spilled 3 GB).
+        "spark.sql.maxConcurrentOutputFileWriters": "8",
+        # A CRC32 per Parquet page costs ~5 % of the write; HDFS and S3 checksum the files anyway.
+        "spark.hadoop.parquet.page.write-checksum.enabled": "false",
+        "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+        # Schema changes must be asked for by a table contract, never picked up silently.
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        # Delta rebuilds table state with this many tasks; the default 50 dominates small tables.
+        "spark.databricks.delta.snapshotPartitions": "4",
+        # s3a:// (hadoop-aws 3.5): the classic input stream, which S3-compatible servers (and the
+        # backend tests) support, rather than the newer analytics-accelerator stream.
+        "spark.hadoop.fs.s3a.input.stream.type": "classic",
+    }
+)
 
 
 def driver_jvm(spark: SparkSession) -> Any:
