@@ -10,4 +10,6 @@ if [[ ! -x "$python" ]]; then
   echo "spark-submit.sh: error: $python not found; run 'make bootstrap' first" >&2
   exit 2
 fi
+# This checkout's jars (`make bootstrap` fills .jars/), unless LAKEJOBS_JARS names other ones.
+export LAKEJOBS_JARS="${LAKEJOBS_JARS:-$here/.jars}"
 exec "$python" -m lakejobs.submit "$@"

@@ -1,7 +1,7 @@
 """The exams ingest written for DuckDB: the baseline of bench/ingest.py and bench/pipeline.py.
 
-The same rules as lakejobs' `exams.ingest_scores` (schemas/raw/exam_scores.json and the suite
-schemas/expectations/exams.scores.json), written independently in SQL:
+The same rules as lakejobs' `exams.ingest_scores` (jobs/schemas/raw/exam_scores.json and the suite
+jobs/schemas/expectations/exams.scores.json), written independently in SQL:
 - records by DuckDB's own CSV reader; a record with the wrong number of fields is rejected
   (`store_rejects`) and counted as quarantined `malformed`;
 - empty fields are null; required columns not null; `exam_date` a strict YYYY-MM-DD date;

@@ -24,6 +24,6 @@ JOB = register(
 )
 
 if __name__ == "__main__":
-    from lakejobs.cli import job_main
+    from lakejobs.entry import job_main
 
     job_main(JOB)

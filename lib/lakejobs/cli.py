@@ -14,10 +14,20 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
-from lakejobs.config import Settings, load_settings
-from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.config import Settings
+from lakejobs.console import (
+    UsageParser,
+    add_common_options,
+    echo,
+    open_session,
+    parse_param,
+    print_log_file,
+    report_error,
+    settings_from,
+)
+from lakejobs.errors import UsageError
 from lakejobs.lake import parse_date
 
 if TYPE_CHECKING:
@@ -30,13 +40,6 @@ DEMO_DATE = "2026-11-20"
 DEMO_ROWS = 1_000_000
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text.replace("_", ""))
@@ -47,28 +50,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _param(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value.strip()
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--lake",
-        help="lake root: a path, hdfs://… or s3a://… (default: $LAKEJOBS_LAKE, then the profile's)",
-    )
-    parser.add_argument(
-        "--profile", help="profile in lakejobs.toml (default: $LAKEJOBS_PROFILE or local)"
-    )
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(profile=args.profile, lake=args.lake)
-
-
 def _require_local_lake(settings: Settings) -> None:
     if settings.lake_is_local and not settings.local_lake_path.is_dir():
         raise UsageError(
@@ -77,36 +58,13 @@ def _require_local_lake(settings: Settings) -> None:
         )
 
 
-# --debug of the command being run: the session then also shows the JVM's log on the console.
-_DEBUG: list[bool] = [False]
-
-
-def _session(settings: Settings) -> SparkSession:
-    from lakejobs.session import build_session
-
-    return build_session(settings, debug=_DEBUG[0])
-
-
-def _echo(line: str) -> None:
-    """The one progress logger of run, backfill and maintain: plain lines on stderr."""
-    print(line, file=sys.stderr, flush=True)
-
-
-def _print_log_file() -> None:
-    from lakejobs.session import current_log_file
-
-    log_file = current_log_file()
-    if log_file is not None and log_file.is_file():
-        _echo(f"lakejobs: Spark log (Java stack traces): {log_file}")
-
-
 GENERATED_DOMAINS = ("exams", "ads", "events")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     import importlib
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if not settings.lake_is_local:
         raise UsageError(
             "generate writes to a local lake; copy it to HDFS/S3 with distcp or aws s3 cp"
@@ -128,19 +86,19 @@ def _run(
     params = dict(getattr(args, "param", None) or [])
     preflight(selected, params, settings)  # params, secrets: before the JVM starts
     _require_local_lake(settings)
-    spark = _session(settings)
+    spark = open_session(args, settings)
     force = bool(getattr(args, "force", False))
     return spark, run_jobs(
-        spark, settings, selected, run_date, params, echo=_echo, debug=args.debug, force=force
+        spark, settings, selected, run_date, params, echo=echo, debug=args.debug, force=force
     )
 
 
-def _exit_code(result: PipelineResult) -> int:
+def _exit_code(args: argparse.Namespace, result: PipelineResult) -> int:
     if result.failed or result.skipped:
         failed = ", ".join(result.failed) or "none"
         skipped = ", ".join(result.skipped) or "none"
-        _echo(f"lakejobs: failed: {failed}; skipped after a failure: {skipped}")
-        _print_log_file()
+        echo(f"lakejobs: failed: {failed}; skipped after a failure: {skipped}")
+        print_log_file(args.log_file)
         return 1
     return 0
 
@@ -197,15 +155,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _print_summary(rows: list[tuple[str, ...]]) -> None:
     if rows:
-        _echo("\n" + format_table(SUMMARY_HEADERS, rows))
+        echo("\n" + format_table(SUMMARY_HEADERS, rows))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     run_date = parse_date(args.date)
-    settings = _settings(args)
+    settings = settings_from(args)
     _, result = _run(settings, args.target, run_date, args)
     _print_summary(summary_rows(run_date, result))
-    return _exit_code(result)
+    return _exit_code(args, result)
 
 
 def delivered_jobs(selected: Sequence[Job], delivered: set[str]) -> tuple[list[Job], list[Job]]:
@@ -236,10 +194,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
     dates = [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
-    settings = _settings(args)
+    settings = settings_from(args)
     selected = execution_order(select_jobs(args.target))
     _require_local_lake(settings)
-    spark = _session(settings)
+    spark = open_session(args, settings)
     fs, layout = HadoopFS(spark), LakeLayout(settings.lake)
     sources = sorted({i for job in selected for i in job.inputs if i.startswith("raw.")})
     failures: list[str] = []
@@ -252,7 +210,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             if left_out:
                 missing = ", ".join(s for s in sources if s not in delivered)
                 names = "all jobs" if not jobs else ", ".join(j.name for j in left_out)
-                _echo(
+                echo(
                     f"backfill {number}/{len(dates)} {day}: skipping {names}: no raw files for "
                     f"{missing} (--all-dates runs them anyway)"
                 )
@@ -261,14 +219,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 ]
             if not jobs:
                 continue
-        _echo(f"backfill {number}/{len(dates)} {day}: {', '.join(j.name for j in jobs)}")
+        echo(f"backfill {number}/{len(dates)} {day}: {', '.join(j.name for j in jobs)}")
         result = run_jobs(
             spark,
             settings,
             jobs,
             day,
             dict(args.param or []),
-            echo=_echo,
+            echo=echo,
             debug=args.debug,
             force=args.force,
         )
@@ -276,8 +234,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         failures += [f"{job}@{day}" for job in (*result.failed, *result.skipped)]
     _print_summary(rows)
     if failures:
-        _echo(f"lakejobs: backfill incomplete: {', '.join(failures)}")
-        _print_log_file()
+        echo(f"lakejobs: backfill incomplete: {', '.join(failures)}")
+        print_log_file(args.log_file)
         return 1
     return 0
 
@@ -285,17 +243,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_maintain(args: argparse.Namespace) -> int:
     from lakejobs.maintenance import maintain
 
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
-    _echo(
+    echo(
         f"maintain {settings.lake}: OPTIMIZE + VACUUM (time travel kept {settings.retention_days} "
         f"days), quarantine kept {settings.quarantine_days} days"
     )
-    results = maintain(_session(settings), settings, echo=_echo)
+    results = maintain(open_session(args, settings), settings, echo=echo)
     failed = [r.table for r in results if r.error]
     if failed:
-        _echo(f"lakejobs: maintain failed for: {', '.join(failed)} (run it again)")
-        _print_log_file()
+        echo(f"lakejobs: maintain failed for: {', '.join(failed)} (run it again)")
+        print_log_file(args.log_file)
         return 1
     return 0
 
@@ -320,7 +278,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
     run_date = parse_date(args.date) if args.date else None
     if settings.lake_is_local:  # read the Delta log directly: no JVM (lakejobs.inspect)
@@ -330,12 +288,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     from lakejobs.report import print_runs as print_runs_spark
 
-    print_runs_spark(_session(settings), settings, run_date)
+    print_runs_spark(open_session(args, settings), settings, run_date)
     return 0
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
     if settings.lake_is_local:  # read the Delta logs directly: no JVM (lakejobs.inspect)
         from lakejobs.inspect import print_tables
@@ -344,14 +302,14 @@ def cmd_tables(args: argparse.Namespace) -> int:
         return 0
     from lakejobs.report import print_tables as print_tables_spark
 
-    print_tables_spark(_session(settings), settings)
+    print_tables_spark(open_session(args, settings), settings)
     return 0
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from lakejobs.inspect import print_jobs
 
-    settings = _settings(args)
+    settings = settings_from(args)
     print_jobs(settings, as_json=args.format == "json")
     return 0
 
@@ -360,7 +318,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from lakejobs.inspect import print_quarantine, read_quarantine
 
     ingest_date = parse_date(args.date)
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
     print_quarantine(read_quarantine(settings, args.table, ingest_date, samples=args.samples))
     return 0
@@ -371,7 +329,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     if not args.query.strip():
         raise UsageError("the query is empty")
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
     sys.stdout.write(run_sql(settings, args.query, args.format))
     return 0
@@ -380,7 +338,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_shell(args: argparse.Namespace) -> int:
     from lakejobs.shell import interact
 
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
     interact(settings)
     return 0
@@ -394,11 +352,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.domain = "exams"
     started = time.perf_counter()
     cmd_generate(args)
-    settings = _settings(args)
+    settings = settings_from(args)
     args.force = True  # the demo re-runs even when nothing changed, to show the whole pipeline
     spark, result = _run(settings, "exams", parse_date(args.date), args)
     print_demo_summary(spark, settings, result, time.perf_counter() - started)
-    return _exit_code(result)
+    return _exit_code(args, result)
 
 
 def _port(text: str) -> int:
@@ -426,9 +384,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         plots.report_format(out)  # a bad file name fails before any reading
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
-    spark = None if settings.lake_is_local else _session(settings)  # local: no JVM
+    spark = None if settings.lake_is_local else open_session(args, settings)  # local: no JVM
     cutoffs, provenance = plots.read_cutoffs(settings, spark)
     if args.list:
         plots.print_exam_list(cutoffs, provenance)
@@ -448,7 +406,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         rescan_seconds=args.rescan,
         authenticate=not args.insecure_no_auth,
     )
-    settings = _settings(args)
+    settings = settings_from(args)
     _require_local_lake(settings)
     serve(settings, options, echo=lambda line: print(line, flush=True))
     return 0
@@ -465,7 +423,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="lakejobs",
         description="Run lakejobs Spark jobs: raw lake files → validated, graded Delta tables.",
         epilog="Examples:\n  lakejobs demo\n  lakejobs generate exams --lake lake --date 2026-11-20\n"
@@ -473,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"lakejobs {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.set_defaults(log_file=None)  # set by `open_session`
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=UsageParser)
 
     run = sub.add_parser(
         "run", help="run a job (exams.grade) or a domain's jobs (exams) for a date"
@@ -483,21 +442,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--param",
         action="append",
-        type=_param,
+        type=parse_param,
         metavar="KEY=VALUE",
         help="job parameter, e.g. scheme=hs5 (repeatable)",
     )
     run.add_argument(
         "--force", action="store_true", help="re-run jobs that already succeeded on the same inputs"
     )
-    _add_common(run)
+    add_common_options(run)
     run.set_defaults(handler=cmd_run)
 
     backfill = sub.add_parser("backfill", help="run a job, domain or nightly over a date range")
     backfill.add_argument("target", help="job, domain or nightly")
     backfill.add_argument("--from", dest="date_from", required=True, help="first date, YYYY-MM-DD")
     backfill.add_argument("--to", dest="date_to", required=True, help="last date, YYYY-MM-DD")
-    backfill.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE")
+    backfill.add_argument("--param", action="append", type=parse_param, metavar="KEY=VALUE")
     backfill.add_argument("--force", action="store_true", help="re-run jobs already done")
     delivery = backfill.add_mutually_exclusive_group()
     delivery.add_argument(
@@ -514,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every selected job on every date, delivered or not",
     )
     backfill.set_defaults(all_dates=False)
-    _add_common(backfill)
+    add_common_options(backfill)
     backfill.set_defaults(handler=cmd_backfill)
 
     graph = sub.add_parser("graph", help="draw jobs and tables (raw -> curated) from the code")
@@ -526,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="show the run log: status, durations, rows, versions")
     runs.add_argument("--date", help="only runs for this date, YYYY-MM-DD")
-    _add_common(runs)
+    add_common_options(runs)
     runs.set_defaults(handler=cmd_runs)
 
     gen = sub.add_parser("generate", help="write a realistic, slightly dirty raw delivery")
@@ -538,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows", type=_positive_int, default=DEMO_ROWS, help="data lines (default 1e6)"
     )
     gen.add_argument("--seed", type=int, default=7, help="random seed (same seed, same files)")
-    _add_common(gen)
+    add_common_options(gen)
     gen.set_defaults(handler=cmd_generate)
 
     maintain = sub.add_parser(
@@ -549,18 +508,18 @@ def build_parser() -> argparse.ArgumentParser:
         "do not) and delete quarantine rows whose ingest date is older than quarantine_days. "
         "Run it after the nightly, e.g. `lakejobs run nightly --date D && lakejobs maintain`.",
     )
-    _add_common(maintain)
+    add_common_options(maintain)
     maintain.set_defaults(handler=cmd_maintain)
 
     tables = sub.add_parser("tables", help="list curated tables: rows, Delta version, last run")
-    _add_common(tables)
+    add_common_options(tables)
     tables.set_defaults(handler=cmd_tables)
 
     jobs = sub.add_parser(
         "jobs", help="list jobs: inputs, outputs, declared params, last run (no JVM)"
     )
     jobs.add_argument("--format", choices=["table", "json"], default="table")
-    _add_common(jobs)
+    add_common_options(jobs)
     jobs.set_defaults(handler=cmd_jobs)
 
     quarantine = sub.add_parser(
@@ -572,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     quarantine.add_argument(
         "--samples", type=_positive_int, default=5, help="raw records to show (default 5)"
     )
-    _add_common(quarantine)
+    add_common_options(quarantine)
     quarantine.set_defaults(handler=cmd_quarantine)
 
     sql = sub.add_parser(
@@ -584,14 +543,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sql.add_argument("query", help='e.g. "SELECT subject, count(*) FROM exams.grades GROUP BY 1"')
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    _add_common(sql)
+    add_common_options(sql)
     sql.set_defaults(handler=cmd_sql)
 
     shell = sub.add_parser(
         "shell",
         help="interactive Python (IPython if installed) with `spark` and the lake's tables",
     )
-    _add_common(shell)
+    add_common_options(shell)
     shell.set_defaults(handler=cmd_shell)
 
     report = sub.add_parser(
@@ -606,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--exam-id", help="exam to show, e.g. 2026-11-CSAT")
     report.add_argument("--out", help="output file: report.png or report.html")
     report.add_argument("--list", action="store_true", help="list the exams that can be shown")
-    _add_common(report)
+    add_common_options(report)
     report.set_defaults(handler=cmd_report)
 
     serve = sub.add_parser(
@@ -643,46 +602,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="look for new tables this often (default 0: only at start; new data in known "
         "tables is always visible)",
     )
-    _add_common(serve)
+    add_common_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
     demo = sub.add_parser("demo", help="generate a sample lake, run the exams pipeline, summarise")
     demo.add_argument("--date", help=f"ingest date (default {DEMO_DATE})")
     demo.add_argument("--rows", type=_positive_int, default=DEMO_ROWS, help="rows to generate")
-    _add_common(demo)
+    add_common_options(demo)
     demo.set_defaults(handler=cmd_demo)
     return parser
 
 
-def _one_line(message: str) -> str:
-    """A message on one line: a parser's multi-line detail (TOML, JSON) joined with spaces."""
-    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
-
-
-def _report_error(exc: BaseException, debug: bool) -> int:
-    if debug:
-        import traceback
-
-        traceback.print_exception(exc)
-    if isinstance(exc, UsageError):  # ConfigError too: a bad argument or a broken config file
-        print(f"lakejobs: error: {_one_line(str(exc))}", file=sys.stderr)
-        return 2
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if not isinstance(exc, LakejobsError):
-        message = f"{type(exc).__name__}: {message}"
-    from lakejobs.session import log_exception
-
-    log_exception(exc)
-    if not isinstance(exc, LakejobsError):  # our own errors say all there is in their one line
-        _print_log_file()
-    print(f"lakejobs: failed: {message}", file=sys.stderr)  # last: the line to read
-    return 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    _DEBUG[0] = debug
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         return int(args.handler(args))
@@ -690,47 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("lakejobs: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every error becomes one line and an exit code
-        return _report_error(exc, debug)
-
-
-def job_main(job: Job, argv: Sequence[str] | None = None) -> NoReturn:
-    """Entry point of a job file run directly or by spark-submit: `job.py --date D [...]`."""
-    parser = _Parser(prog=Path(sys.argv[0]).name, description=job.description)
-    parser.add_argument("--date", required=True, help="ingest date, YYYY-MM-DD")
-    parser.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE")
-    parser.add_argument(
-        "--force", action="store_true", help="re-run even if it succeeded on the same inputs"
-    )
-    _add_common(parser)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    _DEBUG[0] = "--debug" in argv
-
-    def handler(args: argparse.Namespace) -> int:
-        from lakejobs.pipeline import preflight, run_jobs
-
-        settings = _settings(args)
-        run_date = parse_date(args.date)
-        preflight([job], dict(args.param or []), settings)  # before the JVM starts
-        spark = _session(settings)
-        result = run_jobs(
-            spark,
-            settings,
-            [job],
-            run_date,
-            dict(args.param or []),
-            echo=_echo,
-            debug=args.debug,
-            force=args.force,
-        )
-        if result.failed:
-            _print_log_file()
-        return 1 if result.failed else 0
-
-    try:
-        code = handler(parser.parse_args(argv))
-    except Exception as exc:  # same one-line policy as the main CLI
-        code = _report_error(exc, "--debug" in argv)
-    sys.exit(code)
+        return report_error(exc, "--debug" in argv, args.log_file if args else None)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
 """One typed `Settings` object from profiles in lakejobs.toml plus environment overrides.
 
 Precedence, highest first: explicit arguments (CLI flags), environment (`LAKEJOBS_LAKE`,
-`LAKEJOBS_PROFILE`, `LAKEJOBS_MASTER`, `LAKEJOBS_CONFIG`), the profile, `[defaults]`.
+`LAKEJOBS_PROFILE`, `LAKEJOBS_MASTER`, `LAKEJOBS_CONFIG`, `LAKEJOBS_SCHEMAS`, `LAKEJOBS_JARS`),
+the profile, `[defaults]`.
+
+Nothing is looked up at import time: the lakejobs.toml in use, the contracts folder and the
+jars folder are resolved when settings are loaded, so a source checkout and an installed wheel
+differ only in what they find.
 """
 
 from __future__ import annotations
@@ -11,26 +16,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from lakejobs.errors import ConfigError, UsageError
 
-
-def _find_home() -> Path:
-    """The project folder holding schemas/ and lakejobs.toml: $LAKEJOBS_HOME, or the nearest
-    parent of this file that has schemas/ (works from a source tree and from a --py-files zip)."""
-    if os.environ.get("LAKEJOBS_HOME"):
-        return Path(os.environ["LAKEJOBS_HOME"]).resolve()
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "schemas").is_dir():
-            return parent
-    return Path.cwd()
-
-
-REPO_ROOT = _find_home()
 DEFAULT_PROFILE = "local"
 LAKE_SCHEMES = ("file", "hdfs", "s3a", "s3")
 # "in-memory": no metastore in the job path (jobs read and write tables by path), so any number of
@@ -45,7 +37,85 @@ _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # ignored without a word). `[profiles.<name>.spark]` takes any Spark setting.
 SETTING_KEYS = ("max_quarantine_share", "grading_scheme", "retention_days", "quarantine_days")
 PROFILE_KEYS = ("master", "lake", "metastore", "spark", *SETTING_KEYS)
+# Keys of `[defaults]` only: where the code's contracts and the JVM jars are (paths relative to
+# the file). They belong to the installation, not to a profile's environment.
+INSTALL_KEYS = ("schemas_dir", "jars_dir")
+# The package of the jobs; its `schemas/` data folder holds the contracts unless one is named.
+JOBS_PACKAGE = "jobs"
 TOP_LEVEL_KEYS = ("defaults", "profiles")
+
+
+def checkout_config() -> Path | None:
+    """The lakejobs.toml of the source checkout this library is imported from (`lib/lakejobs/`
+    of a clone or an editable install), or None for an installed wheel or a --py-files zip."""
+    candidate = Path(__file__).resolve().parents[2] / "lakejobs.toml"
+    return candidate if candidate.is_file() else None
+
+
+def config_path(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The lakejobs.toml in use: $LAKEJOBS_CONFIG, ./lakejobs.toml, or the source checkout's."""
+    if env.get("LAKEJOBS_CONFIG"):
+        path = Path(env["LAKEJOBS_CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"LAKEJOBS_CONFIG={path} does not exist")
+        return path
+    here = Path.cwd() / "lakejobs.toml"
+    return here if here.is_file() else checkout_config()
+
+
+def project_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The folder of the lakejobs.toml in use (a checkout or a deployment folder), else the cwd:
+    where `make bootstrap` puts `.jars/` and `.build/`."""
+    return _project(config_path(env))
+
+
+def _project(path: Path | None) -> Path:
+    return path.parent.resolve() if path is not None else Path.cwd()
+
+
+def package_schemas_dir(package: str = JOBS_PACKAGE) -> Path:
+    """The contracts shipped as package data: `<package>/schemas/` of the installed (or source)
+    jobs package."""
+    return Path(str(files(package) / "schemas"))
+
+
+def default_schemas_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The contracts folder: $LAKEJOBS_SCHEMAS, else `[defaults] schemas_dir` of the lakejobs.toml
+    in use, else the jobs package's data. `Settings` and the contract loaders both use it."""
+    path = config_path(env)
+    return _schemas_dir(env, path, _read_config(path))
+
+
+def default_jars_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The folder of JVM jars Spark gets: $LAKEJOBS_JARS, else `[defaults] jars_dir` of the
+    lakejobs.toml in use, else `.jars/` of the project folder (what `make bootstrap` fills)."""
+    path = config_path(env)
+    return _jars_dir(env, path, _read_config(path))
+
+
+def _schemas_dir(env: Mapping[str, str], path: Path | None, raw: Mapping[str, Any]) -> Path:
+    return _install_path(env, "LAKEJOBS_SCHEMAS", "schemas_dir", path, raw) or (
+        package_schemas_dir()
+    )
+
+
+def _jars_dir(env: Mapping[str, str], path: Path | None, raw: Mapping[str, Any]) -> Path:
+    return _install_path(env, "LAKEJOBS_JARS", "jars_dir", path, raw) or _project(path) / ".jars"
+
+
+def _install_path(
+    env: Mapping[str, str], variable: str, key: str, path: Path | None, raw: Mapping[str, Any]
+) -> Path | None:
+    """An installation folder from the environment, else from `[defaults]` (relative to the
+    file); None when neither names one."""
+    if env.get(variable):
+        return Path(env[variable]).expanduser().resolve()
+    value = raw.get("defaults", {}).get(key)
+    if value is None or path is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: defaults.{key} must be a folder path, got {value!r}")
+    return (path.parent / Path(value).expanduser()).resolve()
 
 
 @dataclass(frozen=True)
@@ -59,7 +129,9 @@ class Settings:
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     max_quarantine_share: float = 0.2
     grading_scheme: str = "csat9"
-    jars_dir: Path = REPO_ROOT / ".jars"
+    # Contracts (raw/, tables/, expectations/, grading_schemes.json) and the jars Spark gets.
+    schemas_dir: Path = field(default_factory=default_schemas_dir)
+    jars_dir: Path = field(default_factory=default_jars_dir)
     # `lakejobs maintain`: time travel kept for this many days; quarantine rows kept this long.
     retention_days: int = 7
     quarantine_days: int = 30
@@ -127,19 +199,6 @@ def normalize_lake(lake: str) -> str:
     return "file:" + str(path.resolve())
 
 
-def config_path(env: Mapping[str, str] = os.environ) -> Path | None:
-    """The lakejobs.toml in use: $LAKEJOBS_CONFIG, ./lakejobs.toml, or the repository's."""
-    if env.get("LAKEJOBS_CONFIG"):
-        path = Path(env["LAKEJOBS_CONFIG"])
-        if not path.is_file():
-            raise ConfigError(f"LAKEJOBS_CONFIG={path} does not exist")
-        return path
-    for candidate in (Path.cwd() / "lakejobs.toml", REPO_ROOT / "lakejobs.toml"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {"profiles": {DEFAULT_PROFILE: {"master": "local[*]", "lake": "lake"}}}
@@ -156,7 +215,7 @@ def check_config(raw: Mapping[str, Any], path: Path) -> None:
     naming the file and the key (`profiles.local.mastr`)."""
     _known_keys(raw, TOP_LEVEL_KEYS, path, "", "the file")
     defaults = _table(raw, "defaults", path, "defaults")
-    _known_keys(defaults, SETTING_KEYS, path, "defaults.", "[defaults]")
+    _known_keys(defaults, (*SETTING_KEYS, *INSTALL_KEYS), path, "defaults.", "[defaults]")
     profiles = _table(raw, "profiles", path, "profiles")
     for name in profiles:
         profile = _table(profiles, name, path, f"profiles.{name}")
@@ -232,6 +291,8 @@ def load_settings(
             ),
             retention_days=_days(chosen, defaults, "retention_days", 7),
             quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
+            schemas_dir=_schemas_dir(env, path, raw),
+            jars_dir=_jars_dir(env, path, raw),
         )
     except ConfigError:
         raise

@@ -1,18 +1,22 @@
-"""Contracts kept as files in schemas/: raw sources and curated tables, loaded as frozen specs.
+"""Contracts kept as files in a schemas folder: raw sources and curated tables, loaded as frozen
+specs.
 
 The JSON files are the single source of truth; these classes only parse and validate them, so a
-typo in a contract fails at load time with the file name, never halfway through a job.
+typo in a contract fails at load time with the file name, never halfway through a job. The folder
+is `Settings.schemas_dir` (by default the jobs package's `schemas/` data, see `schemas_dir`); the
+loaders cache per folder, so two folders never see each other's contracts.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pyspark.sql.types import (
@@ -31,23 +35,30 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from lakejobs.config import REPO_ROOT
+from lakejobs.config import Settings, default_schemas_dir
 from lakejobs.errors import ConfigError, UsageError
 
-SCHEMAS_DIR = REPO_ROOT / "schemas"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 RAW_TYPES = ("string", "int", "bigint", "double", "date")
 # Encodings a raw source may declare: contract name -> (Java charset for Spark, Python codec for
 # reading the header on the driver). Korean school systems and Excel export CP949 by default.
-ENCODINGS: dict[str, tuple[str, str]] = {
-    "utf-8": ("UTF-8", "utf-8"),
-    "utf-16": ("UTF-16", "utf-16-be"),  # without a BOM both read big-endian
-    "utf-16le": ("UTF-16LE", "utf-16-le"),
-    "utf-16be": ("UTF-16BE", "utf-16-be"),
-    "cp949": ("x-windows-949", "cp949"),
-    "euc-kr": ("EUC-KR", "euc_kr"),
-    "iso-8859-1": ("ISO-8859-1", "latin-1"),
-}
+ENCODINGS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "utf-8": ("UTF-8", "utf-8"),
+        "utf-16": ("UTF-16", "utf-16-be"),  # without a BOM both read big-endian
+        "utf-16le": ("UTF-16LE", "utf-16-le"),
+        "utf-16be": ("UTF-16BE", "utf-16-be"),
+        "cp949": ("x-windows-949", "cp949"),
+        "euc-kr": ("EUC-KR", "euc_kr"),
+        "iso-8859-1": ("ISO-8859-1", "latin-1"),
+    }
+)
+
+
+def schemas_dir(settings: Settings | None = None) -> Path:
+    """The contracts folder (raw/, tables/, expectations/, grading_schemes.json): the settings'
+    `schemas_dir`, or without settings the default one (`config.default_schemas_dir`)."""
+    return settings.schemas_dir if settings is not None else default_schemas_dir()
 
 
 def check_identifier(name: str, what: str) -> str:
@@ -57,15 +68,17 @@ def check_identifier(name: str, what: str) -> str:
     return name
 
 
-_SIMPLE_TYPES: dict[str, DataType] = {
-    "string": StringType(),
-    "int": IntegerType(),
-    "bigint": LongType(),
-    "double": DoubleType(),
-    "date": DateType(),
-    "timestamp": TimestampType(),
-    "boolean": BooleanType(),
-}
+_SIMPLE_TYPES: Mapping[str, DataType] = MappingProxyType(
+    {
+        "string": StringType(),
+        "int": IntegerType(),
+        "bigint": LongType(),
+        "double": DoubleType(),
+        "date": DateType(),
+        "timestamp": TimestampType(),
+        "boolean": BooleanType(),
+    }
+)
 
 
 def parse_type(text: str) -> DataType:
@@ -84,7 +97,7 @@ def parse_type(text: str) -> DataType:
 
 
 def load_json_file(path: Path, what: str = "contract") -> dict[str, Any]:
-    """The JSON object in a schemas/ file; a `ConfigError` naming the file if it is missing,
+    """The JSON object in a contract file; a `ConfigError` naming the file if it is missing,
     not JSON, or not an object."""
     if not path.is_file():
         raise ConfigError(f"{what} not found: {path}")
@@ -157,10 +170,14 @@ class RawSource:
         return ENCODINGS[self.encoding][0]
 
 
+def raw_source(source: str, schemas: Path | None = None) -> RawSource:
+    """Load `raw/<source>.json` of `schemas` (default: `schemas_dir()`)."""
+    return _raw_source(schemas or schemas_dir(), check_identifier(source, "raw source"))
+
+
 @cache
-def raw_source(source: str) -> RawSource:
-    """Load `schemas/raw/<source>.json`."""
-    path = SCHEMAS_DIR / "raw" / f"{check_identifier(source, 'raw source')}.json"
+def _raw_source(schemas: Path, source: str) -> RawSource:
+    path = schemas / "raw" / f"{source}.json"
     data = load_json_file(path)
     with naming_file(path):
         return RawSource(
@@ -214,12 +231,16 @@ class TableContract:
         return tuple(self.schema.fieldNames())
 
 
-@cache
-def table_contract(name: str) -> TableContract:
-    """Load `schemas/tables/<db>.<table>.json`."""
+def table_contract(name: str, schemas: Path | None = None) -> TableContract:
+    """Load `tables/<db>.<table>.json` of `schemas` (default: `schemas_dir()`)."""
     if not re.match(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", name):
         raise UsageError(f"invalid table name {name!r}: expected <database>.<table>")
-    path = SCHEMAS_DIR / "tables" / f"{name}.json"
+    return _table_contract(schemas or schemas_dir(), name)
+
+
+@cache
+def _table_contract(schemas: Path, name: str) -> TableContract:
+    path = schemas / "tables" / f"{name}.json"
     data = load_json_file(path)
     with naming_file(path):
         fields = [
@@ -241,6 +262,7 @@ def table_contract(name: str) -> TableContract:
         )
 
 
-def all_table_contracts() -> list[TableContract]:
-    """Every curated table contract in schemas/tables/."""
-    return [table_contract(p.stem) for p in sorted((SCHEMAS_DIR / "tables").glob("*.json"))]
+def all_table_contracts(schemas: Path | None = None) -> list[TableContract]:
+    """Every curated table contract in `tables/` of `schemas` (default: `schemas_dir()`)."""
+    folder = schemas or schemas_dir()
+    return [table_contract(p.stem, folder) for p in sorted((folder / "tables").glob("*.json"))]

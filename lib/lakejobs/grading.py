@@ -21,12 +21,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
-from lakejobs.config import REPO_ROOT
+from lakejobs.contracts import schemas_dir
 from lakejobs.errors import ConfigError, UsageError
 
 GROUP_KEYS: tuple[str, ...] = ("exam_id", "subject")
 MAX_GRADES = 9
-SCHEMES_PATH = REPO_ROOT / "schemas" / "grading_schemes.json"
 # Cut-offs up to 100 with at most six decimal places fit decimal(9, 6) exactly; counts fit
 # decimal(20, 0), so `rank * 100 <= percent * n` is evaluated without any rounding.
 _PERCENT_TYPE = DecimalType(9, 6)
@@ -84,7 +83,7 @@ class GradingScheme:
 
 def load_schemes(path: Path | None = None) -> dict[str, GradingScheme]:
     """Read the named schemes; a bad file fails here, naming it, before any Spark work starts."""
-    path = path or SCHEMES_PATH
+    path = path or schemas_dir() / "grading_schemes.json"
     try:
         # Decimal, not float: a cut-off such as 4.1 must keep its exact decimal value.
         raw = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)

@@ -1,4 +1,4 @@
-"""Expectation suites (schemas/expectations/*.json) applied at scale.
+"""Expectation suites (expectations/*.json of the schemas folder) applied at scale.
 
 Row-level rules (`expect_column_values_*`) compile to Spark column expressions evaluated in one
 projection: every row gets a `_reasons` array, empty when the row is good, so good rows and the
@@ -24,11 +24,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
 from lakejobs.contracts import (
-    SCHEMAS_DIR,
     RawSource,
     check_identifier,
     load_json_file,
     naming_file,
+    schemas_dir,
 )
 from lakejobs.errors import ConfigError, DataQualityError, UsageError
 from lakejobs.lake import ASCII_BLANKS, BLANKS, MALFORMED
@@ -96,15 +96,20 @@ class Suite:
         return tuple(e for e in self.expectations if not e.row_level)
 
 
-def suite_path(name: str) -> Path:
-    return SCHEMAS_DIR / "expectations" / f"{name}.json"
+def suite_path(name: str, schemas: Path | None = None) -> Path:
+    """`expectations/<name>.json` of `schemas` (default: `contracts.schemas_dir()`)."""
+    return (schemas or schemas_dir()) / "expectations" / f"{name}.json"
+
+
+def load_suite(name: str, schemas: Path | None = None) -> Suite:
+    """Load `expectations/<name>.json` of `schemas` (great-expectations 1.x suite format); a
+    broken file is a `ConfigError` naming it (and the key when one is missing)."""
+    return _load_suite(schemas or schemas_dir(), name)
 
 
 @cache
-def load_suite(name: str) -> Suite:
-    """Load `schemas/expectations/<name>.json` (great-expectations 1.x suite format); a broken
-    file is a `ConfigError` naming it (and the key when one is missing)."""
-    path = suite_path(name)
+def _load_suite(schemas: Path, name: str) -> Suite:
+    path = suite_path(name, schemas)
     data = load_json_file(path, what="expectation suite")
     with naming_file(path):
         return Suite(

@@ -9,47 +9,54 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from lakejobs.config import REPO_ROOT, Settings
+from lakejobs.config import Settings
 from lakejobs.errors import UsageError
 
-LOG4J_CONF = REPO_ROOT / "conf" / "log4j2.properties"
-# lakejobs' own JVM classes (jvm/lakejobs-ext, built by `make bootstrap`): the pseudonym HMAC,
-# the BI server's authentication and read-only SQL.
-EXT_JAR = REPO_ROOT / ".build" / "jars" / "lakejobs-ext.jar"
+# lakejobs' log4j configuration, shipped as package data of lakejobs.
+LOG4J_CONF = Path(str(files("lakejobs") / "log4j2.properties"))
+# lakejobs' own JVM classes (jvm/lakejobs-ext, built by `make bootstrap` into .build/jars/ of a
+# checkout): the pseudonym HMAC, the BI server's authentication and read-only SQL. An installed
+# wheel finds it among the jars of `Settings.jars_dir` when it is copied there.
+EXT_JAR_NAME = "lakejobs-ext.jar"
 
 # Settings every lakejobs session gets; profiles may override any of them.
-BASE_CONF: dict[str, str] = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.adaptive.enabled": "true",
-    "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.sql.parquet.compression.codec": "zstd",
-    # Standard UTC-adjusted INT64 timestamps instead of Spark's legacy INT96, so DuckDB, pandas
-    # and BI tools that read the Parquet files see the same instant whatever their time zone.
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    # Partitioned writes keep up to this many files open per task instead of sorting every row
-    # by the partition columns first (bench/README.md: -24 % for the exams.grades write, -16 % for
-    # exams.grade end to end at 1e8 rows, where the sort spilled 3 GB).
-    "spark.sql.maxConcurrentOutputFileWriters": "8",
-    # A CRC32 per Parquet page costs ~5 % of the write; HDFS and S3 checksum the files anyway.
-    "spark.hadoop.parquet.page.write-checksum.enabled": "false",
-    "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
-    # Schema changes must be asked for by a table contract, never picked up silently.
-    "spark.databricks.delta.schema.autoMerge.enabled": "false",
-    "spark.databricks.delta.retentionDurationCheck.enabled": "true",
-    # Delta rebuilds table state with this many tasks; the default 50 dominates small tables.
-    "spark.databricks.delta.snapshotPartitions": "4",
-    # s3a:// (hadoop-aws 3.5): the classic input stream, which S3-compatible servers (and the
-    # backend tests) support, rather than the newer analytics-accelerator stream.
-    "spark.hadoop.fs.s3a.input.stream.type": "classic",
-}
+BASE_CONF: Mapping[str, str] = MappingProxyType(
+    {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.parquet.compression.codec": "zstd",
+        # Standard UTC-adjusted INT64 timestamps instead of Spark's legacy INT96, so DuckDB, pandas
+        # and BI tools that read the Parquet files see the same instant whatever their time zone.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # Partitioned writes keep up to this many files open per task instead of sorting every row
+        # by the partition columns first (bench/README.md: -24 % for the exams.grades write, -16 % for
+        # exams.grade end to end at 1e8 rows, where the sort spilled 3 GB).
+        "spark.sql.maxConcurrentOutputFileWriters": "8",
+        # A CRC32 per Parquet page costs ~5 % of the write; HDFS and S3 checksum the files anyway.
+        "spark.hadoop.parquet.page.write-checksum.enabled": "false",
+        "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
+        # Schema changes must be asked for by a table contract, never picked up silently.
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        # Delta rebuilds table state with this many tasks; the default 50 dominates small tables.
+        "spark.databricks.delta.snapshotPartitions": "4",
+        # s3a:// (hadoop-aws 3.5): the classic input stream, which S3-compatible servers (and the
+        # backend tests) support, rather than the newer analytics-accelerator stream.
+        "spark.hadoop.fs.s3a.input.stream.type": "classic",
+    }
+)
 
 
 def driver_jvm(spark: SparkSession) -> Any:
@@ -69,10 +76,12 @@ def metastore_dir(settings: Settings) -> Path:
 
 
 def local_jars(settings: Settings) -> list[Path]:
-    """The bootstrapped JVM jars (Delta, ..., lakejobs' own) that Spark gets as local files."""
+    """The bootstrapped JVM jars (Delta, ..., lakejobs' own) that Spark gets as local files:
+    those of `settings.jars_dir`, and lakejobs-ext.jar from `.build/jars/` beside it."""
     if not settings.jars_dir.is_dir():
         return []
-    return sorted(settings.jars_dir.glob("*.jar")) + ([EXT_JAR] if EXT_JAR.is_file() else [])
+    ext_jar = settings.jars_dir.parent / ".build" / "jars" / EXT_JAR_NAME
+    return sorted(settings.jars_dir.glob("*.jar")) + ([ext_jar] if ext_jar.is_file() else [])
 
 
 def _metastore_conf(settings: Settings) -> dict[str, str]:
@@ -159,19 +168,9 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-# The log file of the session this process built, for the CLI to name on failure.
-_LOG_FILE: list[Path] = []
-
-
-def current_log_file() -> Path | None:
-    """The Spark/JVM log file of this process's session, if `build_session` made one."""
-    return _LOG_FILE[-1] if _LOG_FILE else None
-
-
-def log_exception(exc: BaseException) -> Path | None:
-    """Append `exc` with its Python and Java stack traces to this process's log file (a Py4J
+def log_exception(exc: BaseException, log_file: Path | None) -> Path | None:
+    """Append `exc` with its Python and Java stack traces to the session's `log_file` (a Py4J
     error raised on the driver carries the Java trace, which log4j never saw); return the file."""
-    log_file = current_log_file()
     if log_file is None:
         return None
     import traceback
@@ -184,18 +183,23 @@ def log_exception(exc: BaseException) -> Path | None:
 
 
 def build_session(
-    settings: Settings, app_name: str = "lakejobs", *, log_to_file: bool = True, debug: bool = False
+    settings: Settings,
+    app_name: str = "lakejobs",
+    *,
+    log_file: Path | None = None,
+    debug: bool = False,
 ) -> SparkSession:
     """Create (or return the running) SparkSession for `settings`.
 
-    The JVM's own log (Spark, Delta, Hadoop: warnings and stack traces) goes to a file under
-    `settings.log_dir`, so the console keeps lakejobs' own lines; `debug` shows it there too.
+    The JVM's own log (Spark, Delta, Hadoop: warnings and stack traces) goes to `log_file`
+    (default: a new `new_log_file(settings)`), so the console keeps lakejobs' own lines; `debug`
+    shows it there too. Under spark-submit the JVM's logging is already set and no file is made.
     """
     submitted = launched_by_spark_submit()
     if not submitted and not local_jars(settings):
         raise UsageError(
-            f"no Delta jars in {settings.jars_dir}: run `make bootstrap` first "
-            "(or set spark.jars.packages in your profile)"
+            f"no Delta jars in {settings.jars_dir}: run `make bootstrap` first, or name a folder "
+            "of jars with LAKEJOBS_JARS (or set spark.jars.packages in your profile)"
         )
     builder = SparkSession.builder
     if settings.master.startswith("local"):
@@ -206,11 +210,11 @@ def build_session(
         builder = builder.appName(app_name).master(settings.master)
     # Spark's progress bars help at a terminal and garble logs of scheduled runs.
     builder = builder.config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
-    log_file = None
-    if log_to_file and not submitted:
-        log_file = new_log_file(settings)
+    if submitted:
+        log_file = None
+    else:
+        log_file = log_file or new_log_file(settings)
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        _LOG_FILE.append(log_file)
     conf = spark_conf(settings, with_jars=not submitted, log_file=log_file, debug=debug)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -12,14 +12,15 @@ import shlex
 import sys
 import zipfile
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
-from lakejobs.config import REPO_ROOT, Settings, load_settings
+from lakejobs.config import JOBS_PACKAGE, Settings, config_path, load_settings, project_dir
 from lakejobs.errors import UsageError
 from lakejobs.session import LOG4J_CONF, local_jars, spark_conf
 
-BUILD_DIR = REPO_ROOT / ".build"
-PACKAGES = ("lib/lakejobs", "jobs")
+# Shipped with --py-files, from wherever they are imported (a checkout or site-packages).
+PACKAGES = ("lakejobs", JOBS_PACKAGE)
 # An s3:// lake means EMR (EMRFS): the cluster brings its own S3 filesystem and AWS SDK, and
 # shipping hadoop-aws for another Hadoop release would clash with it; only Delta (and lakejobs'
 # own classes, which need nothing else) is shipped.
@@ -34,15 +35,34 @@ def shipped_jars(settings: Settings) -> list[Path]:
     return jars
 
 
-def build_code_zip(target: Path = BUILD_DIR / "lakejobs.zip") -> Path:
-    """Zip the `lakejobs` and `jobs` packages for `--py-files` (pure Python only)."""
+def build_code_zip(target: Path | None = None) -> Path:
+    """Zip the `lakejobs` and jobs packages for `--py-files` (pure Python only), by default into
+    `.build/lakejobs.zip` of the project folder (`config.project_dir`)."""
+    target = target or project_dir() / ".build" / "lakejobs.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for package in PACKAGES:
-            root = REPO_ROOT / package
+            root = Path(str(files(package)))
             for path in sorted(root.rglob("*.py")):
-                archive.write(path, Path(root.name) / path.relative_to(root))
+                archive.write(path, Path(package) / path.relative_to(root))
     return target
+
+
+def shipped_files() -> list[Path]:
+    """The files sent with --files into the driver's and executors' working folder: the
+    lakejobs.toml in use (when there is one) and the log4j configuration."""
+    config = config_path()
+    return [*([config] if config is not None else []), LOG4J_CONF]
+
+
+def driver_env(settings: Settings) -> dict[str, str]:
+    """What the driver needs to find beyond its arguments: the --py-files zip holds no contract
+    files, so it reads them from `settings.schemas_dir`, and the lakejobs.toml in use."""
+    config = config_path()
+    return {
+        "LAKEJOBS_SCHEMAS": str(settings.schemas_dir),
+        **({"LAKEJOBS_CONFIG": str(config.resolve())} if config is not None else {}),
+    }
 
 
 def submit_command(
@@ -65,7 +85,7 @@ def submit_command(
     if jars:
         command += ["--jars", ",".join(str(j) for j in jars)]
     command += ["--py-files", str(code_zip)]
-    command += ["--files", f"{REPO_ROOT / 'lakejobs.toml'},{LOG4J_CONF}"]
+    command += ["--files", ",".join(str(f) for f in shipped_files())]
     for key, value in spark_conf(settings, with_jars=False).items():
         command += ["--conf", f"{key}={value}"]
     for item in extra_conf:
@@ -120,9 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    env = dict(os.environ)
+    env = {**driver_env(settings), **os.environ}
     env.setdefault("PYSPARK_PYTHON", sys.executable)
-    env.setdefault("LAKEJOBS_HOME", str(REPO_ROOT))
     if settings.master.startswith("local"):
         env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.execvpe(command[0], command, env)

@@ -26,9 +26,8 @@ from xml.etree import ElementTree
 
 import pyspark
 
-from lakejobs.config import REPO_ROOT
-
 HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]  # the checkout: spark-submit.sh, jobs/, .jars/
 PYSPARK_HOME = Path(pyspark.__file__).resolve().parent
 PYSPARK_JARS = PYSPARK_HOME / "jars"
 JARS_DIR = REPO_ROOT / ".jars"

@@ -14,9 +14,8 @@ from pathlib import Path
 from chispa import assert_approx_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from lakejobs.config import REPO_ROOT
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
-from tests.backends.clusters import PYSPARK_JARS
+from tests.backends.clusters import PYSPARK_JARS, REPO_ROOT
 from tests.conftest import TEST_SETTINGS
 
 RUN_DATE = date(2026, 11, 20)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from lakejobs.config import REPO_ROOT
+from tests.backends.clusters import REPO_ROOT
 
 pytestmark = pytest.mark.yarn
 

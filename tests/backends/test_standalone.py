@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs.config import REPO_ROOT
-from tests.backends.clusters import Standalone, start_worker
+from tests.backends.clusters import REPO_ROOT, Standalone, start_worker
 from tests.backends.support import (
     RUN_DATE,
     SUBMIT_TIMEOUT_S,

@@ -230,13 +230,11 @@ def test_a_truncated_archive_fails_the_date_with_one_line_before_any_write(spark
 def korean_contract(tmp_path, monkeypatch):
     """The real schemas with the exam_scores source declared as CP949 (Korean Excel's default)."""
     schemas = tmp_path / "schemas"
-    shutil.copytree(contracts.SCHEMAS_DIR, schemas)
+    shutil.copytree(contracts.schemas_dir(), schemas)
     path = schemas / "raw" / "exam_scores.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "encoding": "cp949"}))
-    monkeypatch.setattr(contracts, "SCHEMAS_DIR", schemas)
-    contracts.raw_source.cache_clear()
+    monkeypatch.setenv("LAKEJOBS_SCHEMAS", str(schemas))  # contracts are cached per folder
     yield
-    contracts.raw_source.cache_clear()
 
 
 def test_a_declared_cp949_delivery_is_curated_with_its_korean_text_exact(

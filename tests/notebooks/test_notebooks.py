@@ -18,11 +18,9 @@ import psutil
 import pytest
 from nbclient import NotebookClient
 
-from lakejobs.config import REPO_ROOT
-
 pytestmark = pytest.mark.notebooks
 
-NOTEBOOKS = REPO_ROOT / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 JUPYTER = ("exams", "ads", "events")
 PLOTS = {"exams": 2, "ads": 2, "events": 2}  # cells that must draw a picture
 CELL_TIMEOUT_SECONDS = 300  # hang guard for one cell (the first one starts a JVM)

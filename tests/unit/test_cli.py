@@ -242,3 +242,24 @@ def test_query_rows_print_as_csv_json_or_a_table():
     table = format_rows(columns, rows, "table", truncated=True)
     assert ["math", "2", "1.5"] in [line.split() for line in table.splitlines()]
     assert table.endswith("(first 2 rows shown)\n")
+
+
+def test_a_job_file_takes_its_entry_point_from_lakejobs_entry_not_the_cli():
+    """A job file run directly: bad arguments are one line and exit 2, before any JVM, and the
+    job depends on `lakejobs.entry` (the CLI module defines no job entry point)."""
+    import lakejobs.cli
+
+    repo = Path(__file__).resolve().parents[2]
+    job = repo / "jobs" / "exams" / "ingest_scores.py"
+    assert "from lakejobs.entry import job_main" in job.read_text(encoding="utf-8")
+    assert not hasattr(lakejobs.cli, "job_main")
+    result = subprocess.run(
+        [sys.executable, str(job), "--date", "2026-13-01"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "lakejobs: error: invalid --date '2026-13-01': expected a date as YYYY-MM-DD\n"
+    )

@@ -202,3 +202,56 @@ def test_the_cli_reports_a_config_error_in_one_line_with_exit_2(
     err = capsys.readouterr().err
     assert err.startswith(f"lakejobs: error: {path}: unknown key profiles.local.mastr ")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_schemas_and_jars_folders_come_from_the_config_file_relative_to_it(tmp_path: Path):
+    path = tmp_path / "deploy" / "lakejobs.toml"
+    path.parent.mkdir()
+    path.write_text(
+        CONFIG.replace("[defaults]\n", '[defaults]\nschemas_dir = "contracts"\njars_dir = "jvm"\n')
+    )
+    settings = load_settings(env={"LAKEJOBS_CONFIG": str(path)})
+    assert (settings.schemas_dir, settings.jars_dir) == (
+        path.parent / "contracts",
+        path.parent / "jvm",
+    )
+    env = {
+        "LAKEJOBS_CONFIG": str(path),
+        "LAKEJOBS_SCHEMAS": str(tmp_path / "s"),
+        "LAKEJOBS_JARS": str(tmp_path / "j"),
+    }
+    overridden = load_settings(env=env)  # the environment wins over the file
+    assert (overridden.schemas_dir, overridden.jars_dir) == (tmp_path / "s", tmp_path / "j")
+
+
+def test_without_any_setting_the_jars_are_beside_the_config_and_the_contracts_are_package_data(
+    config_file: Path,
+):
+    import jobs
+
+    settings = load_settings(env={"LAKEJOBS_CONFIG": str(config_file)})
+    assert settings.jars_dir == config_file.parent / ".jars"
+    assert settings.schemas_dir == Path(jobs.__file__).parent / "schemas"
+
+
+def test_without_a_config_file_the_source_checkouts_is_used_from_any_folder(
+    tmp_path: Path, monkeypatch
+):
+    from lakejobs.config import checkout_config, config_path, project_dir
+
+    monkeypatch.chdir(tmp_path)
+    checkout = Path(__file__).resolve().parents[2]
+    assert checkout_config() == checkout / "lakejobs.toml"
+    assert config_path(env={}) == checkout / "lakejobs.toml"
+    assert project_dir(env={}) == checkout
+    assert load_settings(env={}).jars_dir == checkout / ".jars"
+
+
+def test_install_folders_are_defaults_only_and_must_be_paths(tmp_path: Path):
+    path = tmp_path / "lakejobs.toml"
+    path.write_text(CONFIG.replace("[profiles.local]\n", '[profiles.local]\njars_dir = "x"\n'))
+    with pytest.raises(ConfigError, match=r"unknown key profiles\.local\.jars_dir"):
+        load_settings(env={"LAKEJOBS_CONFIG": str(path)})
+    path.write_text(CONFIG.replace("[defaults]\n", "[defaults]\nschemas_dir = 3\n"))
+    with pytest.raises(ConfigError, match=r"defaults\.schemas_dir must be a folder path, got 3"):
+        load_settings(env={"LAKEJOBS_CONFIG": str(path)})

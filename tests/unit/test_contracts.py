@@ -16,12 +16,8 @@ from lakejobs.errors import ConfigError, UsageError
 def schemas(tmp_path: Path, monkeypatch) -> Iterator[Path]:
     (tmp_path / "tables").mkdir()
     (tmp_path / "raw").mkdir()
-    monkeypatch.setattr(contracts, "SCHEMAS_DIR", tmp_path)
-    contracts.table_contract.cache_clear()
-    contracts.raw_source.cache_clear()
+    monkeypatch.setenv("LAKEJOBS_SCHEMAS", str(tmp_path))
     yield tmp_path
-    contracts.table_contract.cache_clear()
-    contracts.raw_source.cache_clear()
 
 
 def test_a_broken_contract_json_names_its_file(schemas: Path):
@@ -62,10 +58,8 @@ def test_a_broken_raw_source_contract_names_its_file(schemas: Path):
 @pytest.fixture
 def suites(tmp_path: Path, monkeypatch) -> Iterator[Path]:
     (tmp_path / "expectations").mkdir()
-    monkeypatch.setattr(quality, "SCHEMAS_DIR", tmp_path)
-    quality.load_suite.cache_clear()
+    monkeypatch.setenv("LAKEJOBS_SCHEMAS", str(tmp_path))
     yield tmp_path / "expectations"
-    quality.load_suite.cache_clear()
 
 
 def test_a_broken_or_missing_expectation_suite_names_its_file(suites: Path):
@@ -89,7 +83,37 @@ def test_a_suite_with_an_unsupported_row_rule_or_no_expectations_key_names_the_f
     ) as raised:
         quality.load_suite("unit.rules")
     assert str(raised.value).startswith(f"{path}: ")
-    path.write_text(json.dumps({"name": "unit.rules"}))
-    quality.load_suite.cache_clear()
+    other = suites.parent / "other"  # suites are cached per folder: a second folder
+    (other / "expectations").mkdir(parents=True)
+    (other / "expectations" / "unit.rules.json").write_text(json.dumps({"name": "unit.rules"}))
     with pytest.raises(ConfigError, match=r"missing key 'expectations'$"):
-        quality.load_suite("unit.rules")
+        quality.load_suite("unit.rules", other)
+
+
+def _table(folder: Path, column: str) -> None:
+    (folder / "tables").mkdir(parents=True)
+    contract = {"name": "unit.same", "columns": [{"name": column, "type": "string"}]}
+    (folder / "tables" / "unit.same.json").write_text(json.dumps(contract))
+
+
+def test_two_schemas_folders_never_see_each_others_contracts(tmp_path: Path, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    _table(first, "a")
+    _table(second, "b")
+    assert contracts.table_contract("unit.same", first).columns == ("a",)
+    assert contracts.table_contract("unit.same", second).columns == ("b",)
+    monkeypatch.setenv("LAKEJOBS_SCHEMAS", str(second))  # the default folder follows the env
+    assert contracts.table_contract("unit.same").columns == ("b",)
+    assert [c.name for c in contracts.all_table_contracts(first)] == ["unit.same"]
+
+
+def test_the_default_schemas_folder_is_the_jobs_packages_data(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("LAKEJOBS_SCHEMAS", raising=False)
+    monkeypatch.delenv("LAKEJOBS_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no lakejobs.toml here; the checkout's names no schemas_dir
+    import jobs
+
+    folder = contracts.schemas_dir()
+    assert folder == Path(jobs.__file__).parent / "schemas"
+    assert (folder / "grading_schemes.json").is_file()
+    assert contracts.table_contract("exams.scores").name == "exams.scores"
