@@ -9,7 +9,7 @@ fair peer: lakejobs' own plan (histogram, cumulative counts, join back) in DuckD
 
 from __future__ import annotations
 
-from lakejobs.grading import MAX_GRADES, GradingScheme
+from jobs.exams.grading import MAX_GRADES, GradingScheme
 
 SCORE_COLUMNS = ("exam_id", "exam_date", "subject", "student_id", "school_id", "class_id", "score")
 
@@ -94,7 +94,7 @@ def graded_histogram_sql(source: str, scheme: GradingScheme, quote: str) -> str:
     Group the scores into a histogram per (exam_id, subject, score), derive rank, percentile and
     moments from cumulative counts over that small table (windows over distinct scores, not
     rows), and join it back to the rows on (exam_id, subject, score). The moments are two-pass
-    over the counts, the mean clamped into [min, max] as in lakejobs.grading."""
+    over the counts, the mean clamped into [min, max] as in jobs.exams.grading."""
     rank = f"{quote}rank{quote}"
     group = "PARTITION BY exam_id, subject"
     up_to = f"({group} ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"

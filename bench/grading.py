@@ -71,10 +71,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType
 
 from jobs.exams.grade import JOB
+from jobs.exams.grading import GradingScheme, get_scheme, grade
 from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
-from lakejobs.grading import GradingScheme, get_scheme, grade
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_job
 
@@ -484,7 +484,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--explain",
         action="store_true",
-        help="print the physical plan of lakejobs' grades write (lakejobs.grading.grade) first",
+        help="print the physical plan of lakejobs' grades write (jobs.exams.grading.grade) first",
     )
     add_record_option(parser)
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ import duckdb
 from benchkit import PeakRss
 from gradesql import SCORE_COLUMNS, check_sql, graded_sql
 
-from lakejobs.grading import GradingScheme
+from jobs.exams.grading import GradingScheme
 
 MAX_ROWS = 10**7
 START_TIMEOUT_S = 60.0

@@ -42,8 +42,8 @@ from grading import EngineResult, compare, spark_histogram, to_histogram
 from ingest import Measured, check_accounting, cpu_ratio, measured, ratio, reset_outputs
 from pyspark.sql import SparkSession
 
+from jobs.exams.grading import get_scheme
 from lakejobs.config import Settings
-from lakejobs.grading import get_scheme
 from lakejobs.pipeline import run_jobs, select_jobs
 
 PARQUET = "(FORMAT parquet, COMPRESSION zstd)"

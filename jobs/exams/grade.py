@@ -11,18 +11,19 @@ from __future__ import annotations
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakejobs.commits import made
-from lakejobs.contracts import table_contract
-from lakejobs.errors import DataQualityError
-from lakejobs.grading import (
+from jobs.exams.grading import (
     get_scheme,
     grade_cutoffs,
     grade_lookup,
     grade_rows,
     load_schemes,
+    profile_scheme,
     score_histogram,
 )
-from lakejobs.grading import school_report as school_report_of
+from jobs.exams.grading import school_report as school_report_of
+from lakejobs.commits import made
+from lakejobs.contracts import table_contract
+from lakejobs.errors import DataQualityError
 from lakejobs.ingest import as_last_read
 from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
 from lakejobs.pipeline import register
@@ -34,7 +35,7 @@ SCHEME = Param(
     "scheme",
     "str",
     "grading scheme (schemas/grading_schemes.json); default: the profile's grading_scheme",
-    default=lambda settings: settings.grading_scheme,
+    default=profile_scheme,
     choices=lambda: tuple(load_schemes()),
 )
 

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakejobs import domains
 from lakejobs.config import Settings
 from lakejobs.console import (
     UsageParser,
@@ -58,22 +59,17 @@ def _require_local_lake(settings: Settings) -> None:
         )
 
 
-GENERATED_DOMAINS = ("exams", "ads", "events")
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
-    import importlib
-
     settings = settings_from(args)
     if not settings.lake_is_local:
         raise UsageError(
             "generate writes to a local lake; copy it to HDFS/S3 with distcp or aws s3 cp"
         )
     run_date = parse_date(args.date)
-    domains = GENERATED_DOMAINS if args.domain == "all" else (args.domain,)
-    for domain in domains:
-        module = importlib.import_module(f"lakejobs.generate.{domain}")
-        print(module.generate(settings.local_lake_path, run_date, rows=args.rows, seed=args.seed))
+    chosen = domains.generated_domains() if args.domain == "all" else (args.domain,)
+    lake_dir = settings.local_lake_path
+    for domain in chosen:
+        print(domains.generate(domain, lake_dir, run_date, rows=args.rows, seed=args.seed))
     return 0
 
 
@@ -347,15 +343,18 @@ def cmd_shell(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from lakejobs.report import print_demo_summary
 
+    demo = domains.demo()
+    if demo is None:
+        raise UsageError(f"no domain of the {domains.jobs_package()!r} package offers a demo")
     args.date = args.date or DEMO_DATE
     args.seed = 7
-    args.domain = "exams"
+    args.domain = demo.domain
     started = time.perf_counter()
     cmd_generate(args)
     settings = settings_from(args)
     args.force = True  # the demo re-runs even when nothing changed, to show the whole pipeline
-    spark, result = _run(settings, "exams", parse_date(args.date), args)
-    print_demo_summary(spark, settings, result, time.perf_counter() - started)
+    spark, result = _run(settings, demo.domain, parse_date(args.date), args)
+    print_demo_summary(spark, settings, result, time.perf_counter() - started, demo)
     return _exit_code(args, result)
 
 
@@ -374,27 +373,6 @@ def _seconds(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 (off) or more, got {text}")
     return value
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from lakejobs import plots
-
-    if not args.list and not (args.exam_id and args.out):
-        raise UsageError("report needs --exam-id and --out (or --list to see the exam ids)")
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        plots.report_format(out)  # a bad file name fails before any reading
-    settings = settings_from(args)
-    _require_local_lake(settings)
-    spark = None if settings.lake_is_local else open_session(args, settings)  # local: no JVM
-    cutoffs, provenance = plots.read_cutoffs(settings, spark)
-    if args.list:
-        plots.print_exam_list(cutoffs, provenance)
-        return 0
-    report = plots.exam_report(cutoffs, args.exam_id, provenance)
-    assert out is not None  # without --list, --out was required above
-    print(f"wrote {plots.write_report(report, out)}")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -490,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write a realistic, slightly dirty raw delivery")
     gen.add_argument(
-        "domain", choices=[*GENERATED_DOMAINS, "all"], help="which raw data to generate"
+        "domain", choices=[*domains.generated_domains(), "all"], help="which raw data to generate"
     )
     gen.add_argument("--date", required=True, help="ingest date of the delivery, YYYY-MM-DD")
     gen.add_argument(
@@ -553,20 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(shell)
     shell.set_defaults(handler=cmd_shell)
 
-    report = sub.add_parser(
-        "report",
-        help="draw an exam's grade cut-offs and grade distribution (PNG, or HTML with the table)",
-        description="Render one exam's cut-off table and grade distribution per subject from "
-        "exams.grade_cutoffs, with the students per grade beside the scheme's target share and "
-        "the table version and run they come from. The file name picks the format: .png is the "
-        "picture; .html is a page to share (tables and the picture). --list shows the exam ids.",
+    domains.add_commands(
+        domains.CommandKit(
+            sub, add_common_options, settings_from, _require_local_lake, open_session
+        )
     )
-    report.add_argument("domain", choices=["exams"], help="what to report on")
-    report.add_argument("--exam-id", help="exam to show, e.g. 2026-11-CSAT")
-    report.add_argument("--out", help="output file: report.png or report.html")
-    report.add_argument("--list", action="store_true", help="list the exams that can be shown")
-    add_common_options(report)
-    report.set_defaults(handler=cmd_report)
 
     serve = sub.add_parser(
         "serve",
@@ -605,7 +574,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
-    demo = sub.add_parser("demo", help="generate a sample lake, run the exams pipeline, summarise")
+    offered = domains.demo()
+    pipeline = f"the {offered.domain}" if offered else "a domain's"
+    demo = sub.add_parser(
+        "demo", help=f"generate a sample lake, run {pipeline} pipeline, summarise"
+    )
     demo.add_argument("--date", help=f"ingest date (default {DEMO_DATE})")
     demo.add_argument("--rows", type=_positive_int, default=DEMO_ROWS, help="rows to generate")
     add_common_options(demo)

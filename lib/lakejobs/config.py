@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from lakejobs.domains import setting_keys
 from lakejobs.errors import ConfigError, UsageError
 
 DEFAULT_PROFILE = "local"
@@ -33,9 +34,10 @@ METASTORES = ("in-memory", "derby", "derby-memory", "glue", "hive")
 DEFAULT_METASTORE = "in-memory"
 MIN_RETENTION_DAYS = 7
 _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-# The keys a lakejobs.toml may have; any other is a ConfigError (a misspelt key would otherwise be
-# ignored without a word). `[profiles.<name>.spark]` takes any Spark setting.
-SETTING_KEYS = ("max_quarantine_share", "grading_scheme", "retention_days", "quarantine_days")
+# The keys a lakejobs.toml may have, with those the domains declare (`lakejobs.domains`); any other
+# is a ConfigError (a misspelt key would otherwise be ignored without a word).
+# `[profiles.<name>.spark]` takes any Spark setting.
+SETTING_KEYS = ("max_quarantine_share", "retention_days", "quarantine_days")
 PROFILE_KEYS = ("master", "lake", "metastore", "spark", *SETTING_KEYS)
 # Keys of `[defaults]` only: where the code's contracts and the JVM jars are (paths relative to
 # the file). They belong to the installation, not to a profile's environment.
@@ -128,7 +130,8 @@ class Settings:
     metastore: str = DEFAULT_METASTORE
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     max_quarantine_share: float = 0.2
-    grading_scheme: str = "csat9"
+    # Values of the keys domains declare (e.g. grading_scheme), read by their jobs' param defaults.
+    job_defaults: Mapping[str, Any] = field(default_factory=dict)
     # Contracts (raw/, tables/, expectations/, grading_schemes.json) and the jars Spark gets.
     schemas_dir: Path = field(default_factory=default_schemas_dir)
     jars_dir: Path = field(default_factory=default_jars_dir)
@@ -159,6 +162,7 @@ class Settings:
             )
         object.__setattr__(self, "lake", normalize_lake(self.lake))
         object.__setattr__(self, "spark_conf", MappingProxyType(dict(self.spark_conf)))
+        object.__setattr__(self, "job_defaults", MappingProxyType(dict(self.job_defaults)))
 
     @property
     def lake_is_local(self) -> bool:
@@ -213,13 +217,17 @@ def _read_config(path: Path | None) -> dict[str, Any]:
 def check_config(raw: Mapping[str, Any], path: Path) -> None:
     """Every table and key of a parsed lakejobs.toml is one lakejobs reads; else a `ConfigError`
     naming the file and the key (`profiles.local.mastr`)."""
+    domain_keys = setting_keys()
     _known_keys(raw, TOP_LEVEL_KEYS, path, "", "the file")
     defaults = _table(raw, "defaults", path, "defaults")
-    _known_keys(defaults, (*SETTING_KEYS, *INSTALL_KEYS), path, "defaults.", "[defaults]")
+    _known_keys(
+        defaults, (*SETTING_KEYS, *domain_keys, *INSTALL_KEYS), path, "defaults.", "[defaults]"
+    )
     profiles = _table(raw, "profiles", path, "profiles")
     for name in profiles:
         profile = _table(profiles, name, path, f"profiles.{name}")
-        _known_keys(profile, PROFILE_KEYS, path, f"profiles.{name}.", f"[profiles.{name}]")
+        where = f"[profiles.{name}]"
+        _known_keys(profile, (*PROFILE_KEYS, *domain_keys), path, f"profiles.{name}.", where)
         _table(profile, "spark", path, f"profiles.{name}.spark")
 
 
@@ -286,9 +294,7 @@ def load_settings(
             metastore=chosen.get("metastore", DEFAULT_METASTORE),
             spark_conf={str(k): str(v) for k, v in chosen.get("spark", {}).items()},
             max_quarantine_share=_number(chosen, defaults, "max_quarantine_share", 0.2),
-            grading_scheme=str(
-                chosen.get("grading_scheme", defaults.get("grading_scheme", "csat9"))
-            ),
+            job_defaults=_job_defaults(chosen, defaults),
             retention_days=_days(chosen, defaults, "retention_days", 7),
             quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
             schemas_dir=_schemas_dir(env, path, raw),
@@ -299,6 +305,15 @@ def load_settings(
     except UsageError as exc:  # a value of the file (Settings names the key)
         detail = str(exc).removeprefix(f"profile {name!r}: ")
         raise ConfigError(f"{path or 'built-in defaults'}: profile {name!r}: {detail}") from None
+
+
+def _job_defaults(chosen: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The domains' keys (all keys the library does not read; checked by `check_config`), the
+    profile's value over `[defaults]`."""
+    return {
+        **{key: value for key, value in defaults.items() if key not in SETTING_KEYS},
+        **{key: value for key, value in chosen.items() if key not in PROFILE_KEYS},
+    }
 
 
 def _number(

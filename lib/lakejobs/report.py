@@ -1,4 +1,5 @@
-"""What the CLI prints about a lake: its curated tables and the demo run's summary."""
+"""What the CLI prints about a lake: its curated tables, the run log and the demo run's summary
+(a domain adds its own tables to the summary, `lakejobs.domains.Demo`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -21,6 +22,9 @@ from lakejobs.config import Settings
 from lakejobs.contracts import all_table_contracts, table_contract
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult
+
+if TYPE_CHECKING:
+    from lakejobs.domains import Demo
 
 
 def _console() -> Console:
@@ -95,10 +99,9 @@ def _jobs_table(result: PipelineResult) -> Table:
     return table
 
 
-def _quarantine_table(spark: SparkSession, settings: Settings, run_date: str) -> Table:
-    location = Catalog(spark, LakeLayout(settings.lake)).location(
-        table_contract("exams.scores_quarantine")
-    )
+def quarantine_table(spark: SparkSession, settings: Settings, table: str, run_date: str) -> Table:
+    """Rows of quarantine `table` (e.g. `<db>.<table>_quarantine`) per reason, for one date."""
+    location = Catalog(spark, LakeLayout(settings.lake)).location(table_contract(table))
     reasons = (
         spark.read.format("delta")
         .load(location)
@@ -109,46 +112,21 @@ def _quarantine_table(spark: SparkSession, settings: Settings, run_date: str) ->
         .orderBy(F.desc("count"))
         .collect()
     )
-    table = Table(title=f"Quarantine reasons ({run_date})")
-    table.add_column("reason")
-    table.add_column("rows", justify="right")
+    shown = Table(title=f"Quarantine reasons ({run_date})")
+    shown.add_column("reason")
+    shown.add_column("rows", justify="right")
     for row in reasons:
-        table.add_row(row["reason"], f"{row['count']:,}")
-    return table
-
-
-def cutoff_table(spark: SparkSession, exam_id: str | None = None) -> Table:
-    """Grade cut-offs of one exam: lowest score reaching each grade, per subject."""
-    cutoffs = spark.table("exams.grade_cutoffs")
-    exam_id = exam_id or cutoffs.agg(F.min("exam_id")).collect()[0][0]  # a global agg: one row
-    rows = cutoffs.where(F.col("exam_id") == exam_id).collect()
-    subjects = sorted({r["subject"] for r in rows})
-    grades = sorted({r["grade"] for r in rows})
-    cell = {(r["subject"], r["grade"]): r for r in rows}
-    table = Table(title=f"Grade cut-offs for {exam_id}: lowest score reaching each grade (share)")
-    table.add_column("grade", justify="right")
-    for subject in subjects:
-        table.add_column(subject, justify="right")
-    for grade in grades:
-        values = []
-        for subject in subjects:
-            r = cell.get((subject, grade))
-            values.append(f"{r['min_score']:g} ({r['share']:.0%})" if r else "-")
-        table.add_row(str(grade), *values)
-    return table
+        shown.add_row(row["reason"], f"{row['count']:,}")
+    return shown
 
 
 def print_demo_summary(
-    spark: SparkSession, settings: Settings, result: PipelineResult, seconds: float
+    spark: SparkSession, settings: Settings, result: PipelineResult, seconds: float, demo: Demo
 ) -> None:
-    from lakejobs.catalog import register_lake
-
-    register_lake(spark, settings.lake, databases=["exams"])  # the cut-off table reads by name
+    """The jobs table, the demo domain's own tables, the lake's tables and what to try next."""
     _console().print(_jobs_table(result))
     if not result.failed and not result.skipped:
-        run_date = result.records[0].run_date.isoformat()
-        _console().print(_quarantine_table(spark, settings, run_date))
-        _console().print(cutoff_table(spark))
+        demo.summary(spark, settings, result)
     lake_arg = _lake_argument(settings)
     timings = {"tables": "", "runs": ""}
     if settings.lake_is_local:
@@ -159,14 +137,16 @@ def print_demo_summary(
             timings[command] = f", {seconds_taken:.1f}s here, no JVM"
     else:
         print_tables(spark, settings)
+    domain_commands = "".join(
+        f"  .venv/bin/lakejobs {command}\n"
+        for command in demo.next_commands(result_date(result), lake_arg)
+    )
     _console().print(
         f"\nDemo finished in {seconds:.0f}s. The tables live under {settings.lake}/curated/<db>/"
         "<table> (Delta). Next, from this folder:\n"
         f"  .venv/bin/lakejobs tables{lake_arg}       # the list above{timings['tables']}\n"
         f"  .venv/bin/lakejobs runs{lake_arg}         # the run log{timings['runs']}\n"
-        f"  .venv/bin/lakejobs quarantine exams.scores --date {result_date(result)}{lake_arg}\n"
-        f'  .venv/bin/lakejobs sql "SELECT subject, grade, count(*) AS n FROM exams.grades '
-        f'GROUP BY 1, 2 ORDER BY 1, 2"{lake_arg}\n'
+        f"{domain_commands}"
         f"  .venv/bin/lakejobs shell{lake_arg}        # Python with `spark` and the tables by name",
         soft_wrap=True,
     )

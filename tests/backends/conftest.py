@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs.generate.exams import generate_exam_scores
+from jobs.exams.generate import generate_exam_scores
 from tests.backends import clusters
 from tests.backends.support import ROWS, RUN_DATE, S3_BUCKET, run_exams, settings_for
 

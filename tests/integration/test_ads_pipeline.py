@@ -12,9 +12,9 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.ads.generate import FX_BASE, generate, read_manifest
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
-from lakejobs.generate.ads import FX_BASE, generate, read_manifest
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
 from tests.conftest import TEST_SETTINGS

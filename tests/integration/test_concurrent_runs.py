@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from lakejobs.generate.exams import generate
+from jobs.exams.generate import generate
 
 # D1 is a year earlier: its exams (partitions of exams.scores) differ from D2's.
 D1, D2, D3 = date(2025, 11, 17), date(2026, 11, 18), date(2026, 11, 19)

@@ -16,9 +16,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.events import activity, ingest_events
+from jobs.events.generate import generate, read_manifest
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
-from lakejobs.generate.events import generate, read_manifest
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_jobs
 from lakejobs.pseudonym import KEY_ENV

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
+from jobs.exams.generate import generate_exam_scores, read_manifest
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
-from lakejobs.generate.exams import generate_exam_scores, read_manifest
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
 from tests.conftest import TEST_SETTINGS

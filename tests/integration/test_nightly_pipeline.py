@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 
+import jobs.ads.generate as ads
+import jobs.events.generate as events
+import jobs.exams.generate as exams
 from lakejobs.catalog import Catalog
 from lakejobs.config import Settings
 from lakejobs.contracts import table_contract
-from lakejobs.generate import ads, events, exams
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import PipelineResult, run_jobs, select_jobs
 from tests.conftest import TEST_SETTINGS

@@ -19,10 +19,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.exams import grade, ingest_scores
+from jobs.exams.generate import generate_exam_scores
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.errors import DataQualityError
-from lakejobs.generate.exams import generate_exam_scores
 from lakejobs.job import RunContext
 from lakejobs.lake import LakeLayout
 from lakejobs.locks import Process, process_start

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs.generate import ads, events
-from lakejobs.generate.exams import generate_exam_scores
+import jobs.ads.generate as ads
+import jobs.events.generate as events
+from jobs.exams.generate import generate_exam_scores
 from lakejobs.pipeline import run_jobs, select_jobs
 from lakejobs.pseudonym import KEY_ENV
 from tests.conftest import TEST_SETTINGS

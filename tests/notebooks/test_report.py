@@ -12,10 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lakejobs.cli import main
-from lakejobs.config import Settings
-from lakejobs.errors import UsageError
-from lakejobs.plots import (
+from jobs.exams.plots import (
     ExamReport,
     Provenance,
     counts_rows,
@@ -28,6 +25,9 @@ from lakejobs.plots import (
     target_shares,
     write_report,
 )
+from lakejobs.cli import main
+from lakejobs.config import Settings
+from lakejobs.errors import UsageError
 
 pytestmark = pytest.mark.notebooks
 

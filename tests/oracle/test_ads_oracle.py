@@ -16,8 +16,8 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from scipy import stats as sp
 
+from jobs.ads.generate import generate
 from jobs.ads.transforms import campaign_roas, creative_ab_test, paid_in_usd
-from lakejobs.generate.ads import generate
 
 pytestmark = pytest.mark.oracle
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from jobs.events import activity, ingest_events
+from jobs.events.generate import generate
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
-from lakejobs.generate.events import generate
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import run_jobs
 from lakejobs.pseudonym import KEY_ENV

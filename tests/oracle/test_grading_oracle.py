@@ -1,4 +1,4 @@
-"""lakejobs.grading against an independent DuckDB implementation of the grading spec.
+"""jobs.exams.grading against an independent DuckDB implementation of the grading spec.
 
 The oracle is written from the spec text, with window functions over the raw rows (RANK, COUNT
 per score, group sums): a different algorithm from the histogram lookup it checks. The cut-offs
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lakejobs.grading import get_scheme, grade
+from jobs.exams.grading import get_scheme, grade
 
 pytestmark = pytest.mark.oracle
 

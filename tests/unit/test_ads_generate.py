@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs.ads.generate import FX_BASE, SOURCES, generate, read_manifest
 from lakejobs.errors import UsageError
-from lakejobs.generate.ads import FX_BASE, SOURCES, generate, read_manifest
 
 D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
 

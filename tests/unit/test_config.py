@@ -122,6 +122,17 @@ def test_retention_settings_come_from_defaults_and_profiles(tmp_path: Path):
     assert (short.retention_days, short.quarantine_days) == (10, 3)
 
 
+def test_a_key_a_domain_declares_comes_from_defaults_and_profiles_for_its_jobs(tmp_path: Path):
+    path = tmp_path / "lakejobs.toml"
+    path.write_text(
+        CONFIG.replace("[defaults]\n", '[defaults]\ngrading_scheme = "csat9"\n')
+        + '\n[profiles.hs]\nmaster = "local[1]"\ngrading_scheme = "hs5"\n'
+    )
+    env = {"LAKEJOBS_CONFIG": str(path)}
+    assert dict(load_settings(env=env).job_defaults) == {"grading_scheme": "csat9"}
+    assert dict(load_settings(profile="hs", env=env).job_defaults) == {"grading_scheme": "hs5"}
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs.events.generate import generate, read_manifest
 from lakejobs.errors import UsageError
-from lakejobs.generate.events import generate, read_manifest
 
 DAY = date(2026, 11, 20)
 

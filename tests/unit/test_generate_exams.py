@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from lakejobs.errors import UsageError
-from lakejobs.generate.exams import (
+from jobs.exams.generate import (
     COLUMNS,
     DIRTY_KINDS,
     GeneratedBatch,
     generate_exam_scores,
     read_manifest,
 )
+from lakejobs.errors import UsageError
 
 INGEST = date(2026, 11, 20)
 BOM = b"\xef\xbb\xbf"

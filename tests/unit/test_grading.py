@@ -14,9 +14,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs.contracts import table_contract
-from lakejobs.errors import ConfigError, UsageError
-from lakejobs.grading import (
+from jobs.exams.grading import (
     MAX_GRADES,
     GradingScheme,
     get_scheme,
@@ -24,6 +22,8 @@ from lakejobs.grading import (
     grade_lookup,
     load_schemes,
 )
+from lakejobs.contracts import table_contract
+from lakejobs.errors import ConfigError, UsageError
 
 EXAM_DATE = date(2026, 11, 20)
 SCORES_SCHEMA = (

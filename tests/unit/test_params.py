@@ -15,10 +15,10 @@ from pyspark.sql import functions as F
 
 from jobs.events import activity
 from jobs.exams import grade
+from jobs.exams.generate import generate_exam_scores
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.errors import UsageError
-from lakejobs.generate.exams import generate_exam_scores
 from lakejobs.job import Job, JobOutcome, Param, RowCounts
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import preflight, resolve_params, run_jobs, select_jobs
@@ -58,7 +58,7 @@ def test_values_are_parsed_to_their_type_within_bounds():
 
 def test_the_scheme_is_one_of_the_grading_schemes_file_and_defaults_to_the_profile():
     assert grade.JOB.resolve_params({}, TEST_SETTINGS) == {"scheme": "csat9"}
-    hs5_profile = dataclasses.replace(TEST_SETTINGS, grading_scheme="hs5")
+    hs5_profile = dataclasses.replace(TEST_SETTINGS, job_defaults={"grading_scheme": "hs5"})
     assert grade.JOB.resolve_params({}, hs5_profile) == {"scheme": "hs5"}
     assert grade.JOB.resolve_params({"scheme": "hs5"}, TEST_SETTINGS) == {"scheme": "hs5"}
     with pytest.raises(UsageError) as raised:
@@ -66,7 +66,8 @@ def test_the_scheme_is_one_of_the_grading_schemes_file_and_defaults_to_the_profi
     assert str(raised.value) == "invalid scheme 'nosuch': expected one of csat9, hs5"
     # A bad profile default fails like a bad --param, before anything runs.
     with pytest.raises(UsageError, match=r"^invalid scheme 'csat8'"):
-        grade.JOB.resolve_params({}, dataclasses.replace(TEST_SETTINGS, grading_scheme="csat8"))
+        csat8_profile = dataclasses.replace(TEST_SETTINGS, job_defaults={"grading_scheme": "csat8"})
+        grade.JOB.resolve_params({}, csat8_profile)
 
 
 def test_a_key_no_selected_job_declares_is_rejected():

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+import jobs.events.generate as events
 from lakejobs.errors import UsageError
-from lakejobs.generate import events
 from lakejobs.pseudonym import KEY_ENV, hmac_sha256_hex, load_key
 
 MESSAGES = ["u00000001", "", "Ünïcödé user 👤", "x" * 200, None]

@@ -86,7 +86,7 @@ def report_format(out: Path) -> str:
 def target_shares(scheme: str) -> dict[int, float]:
     """Pure: the share (%) of students each grade aims at, from the scheme's cumulative
     percents (csat9: 4, 7, 12, ...); {} for a scheme no longer in schemas/."""
-    from lakejobs.grading import load_schemes
+    from jobs.exams.grading import load_schemes
 
     known = load_schemes()
     if scheme not in known:

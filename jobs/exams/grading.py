@@ -21,11 +21,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
+from lakejobs.config import Settings
 from lakejobs.contracts import schemas_dir
 from lakejobs.errors import ConfigError, UsageError
 
 GROUP_KEYS: tuple[str, ...] = ("exam_id", "subject")
 MAX_GRADES = 9
+DEFAULT_SCHEME = "csat9"
 # Cut-offs up to 100 with at most six decimal places fit decimal(9, 6) exactly; counts fit
 # decimal(20, 0), so `rank * 100 <= percent * n` is evaluated without any rounding.
 _PERCENT_TYPE = DecimalType(9, 6)
@@ -111,6 +113,12 @@ def get_scheme(name: str, path: Path | None = None) -> GradingScheme:
     if name not in schemes:
         raise UsageError(f"unknown grading scheme {name!r} (known: {', '.join(sorted(schemes))})")
     return schemes[name]
+
+
+def profile_scheme(settings: Settings) -> str:
+    """The scheme a run uses when it names none: the profile's `grading_scheme` (lakejobs.toml,
+    declared by `jobs.exams.SETTING_KEYS`), else csat9."""
+    return str(settings.job_defaults.get("grading_scheme", DEFAULT_SCHEME))
 
 
 @dataclass(frozen=True)

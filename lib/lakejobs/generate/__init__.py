@@ -1,1 +1,0 @@
-"""Deterministic sample raw deliveries for the demo and the tests: pure Python + numpy, no Spark."""
