@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from jobs.ads.transforms import (
@@ -23,70 +22,39 @@ from jobs.ads.transforms import (
     paid_in_usd,
     refresh_dates,
 )
-from lakejobs.contracts import table_contract
-from lakejobs.errors import DataQualityError
-from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
-from lakejobs.pipeline import register
-from lakejobs.quality import load_suite, validate_table
-from lakejobs.sql import in_list
-from lakejobs.tables import made
+from lakejobs import Inputs, Job, Param, Produced, RunContext, Slices, replace_slices
 
 TARGET = "ads.campaign_roas_daily"
 ROAS_FLOOR = Param(
     "roas_floor",
     "float",
     "ROAS below this flags a campaign day",
-    default=DEFAULT_ROAS_FLOOR,
+    DEFAULT_ROAS_FLOOR,
     low=0.0,
     high=1e6,
 )
 
 
-def run(ctx: RunContext) -> JobOutcome:
-    floor = float(ctx.params["roas_floor"])
-    spend = ctx.read_table("ads.spend_daily")
-    installs = ctx.read_table("ads.installs")
-    payments = ctx.read_table("ads.payments")
+def transform(ctx: RunContext, inputs: Inputs) -> Produced:
+    spend, installs, payments = (
+        inputs.table(f"ads.{t}") for t in ("spend_daily", "installs", "payments")
+    )
     changed = {row.date for row in refresh_dates(spend, installs, payments, ctx.run_date).collect()}
-    window = {ctx.run_date - timedelta(days=k) for k in range(1, D7_DAYS + 2)}
-    dates = [d.isoformat() for d in sorted(changed | window)]
+    dates = sorted(changed | {ctx.run_date - timedelta(days=k) for k in range(1, D7_DAYS + 2)})
     spend = spend.where(F.col("date").isin(dates))
     installs = installs.where(F.to_date("install_time").isin(dates))
-    paid = paid_in_usd(payments, ctx.read_table("ads.fx_rates"))
-    result = (
-        campaign_roas(spend, installs, paid, floor, ctx.run_date)
-        .withColumn("run_id", F.lit(ctx.run_id))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    try:
-        aggregated = result.agg(F.sum("spend_rows"), F.sum("installs")).first()
-        if aggregated[0] is None:
-            raise DataQualityError(
-                f"{TARGET}: no spend or installs on the dates to recompute for "
-                f"{ctx.run_date.isoformat()}: nothing written"
-            )
-        validate_table(result, load_suite(TARGET), ctx.settings.max_quarantine_share)
-        commit = ctx.tables.replace_where(
-            table_contract(TARGET), result, f"date IN ({in_list(dates)})"
-        )
-    finally:
-        result.unpersist()
-    counts = RowCounts(
-        rows_in=spend.count() + installs.count(),
-        written=int(aggregated[0]) + int(aggregated[1]),
-    )
-    return JobOutcome(counts=counts, commits=made(commit))
+    paid = paid_in_usd(payments, inputs.table("ads.fx_rates"))
+    result = campaign_roas(spend, installs, paid, float(ctx.params["roas_floor"]), ctx.run_date)
+    return Produced({TARGET: Slices(result, dates)}, rows_in=spend.count() + installs.count())
 
 
-JOB = register(
-    Job(
-        name="ads.campaign_roas",
-        inputs=("ads.spend_daily", "ads.installs", "ads.payments", "ads.fx_rates"),
-        outputs=(TARGET,),
-        run=run,
-        description="Daily campaign spend, CPI, D7 cohort revenue and ROAS, flagged below the floor.",
-        params=(ROAS_FLOOR,),
-    )
+JOB = Job(
+    name="ads.campaign_roas",
+    inputs=("ads.spend_daily", "ads.installs", "ads.payments", "ads.fx_rates"),
+    writes=(replace_slices(TARGET, by=("date",), weight=("spend_rows", "installs")),),
+    transform=transform,
+    description="Daily campaign spend, CPI, D7 cohort revenue and ROAS, flagged below the floor.",
+    params=(ROAS_FLOOR,),
 )
 
 if __name__ == "__main__":

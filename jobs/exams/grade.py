@@ -8,11 +8,18 @@ withdrawn loses them from its grades (and loses its grades when no score is left
 
 from __future__ import annotations
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakejobs.contracts import table_contract
-from lakejobs.errors import DataQualityError
+from lakejobs import (
+    DataQualityError,
+    Inputs,
+    Job,
+    Param,
+    Produced,
+    RunContext,
+    Slices,
+    replace_slices,
+)
 from lakejobs.grading import (
     get_scheme,
     grade_cutoffs,
@@ -22,13 +29,6 @@ from lakejobs.grading import (
     score_histogram,
 )
 from lakejobs.grading import school_report as school_report_of
-from lakejobs.ingest import as_last_read
-from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
-from lakejobs.pipeline import register
-from lakejobs.sql import in_list
-from lakejobs.tables import made
-
-NAME = "exams.grade"
 
 SCHEME = Param(
     "scheme",
@@ -39,12 +39,12 @@ SCHEME = Param(
 )
 
 
-def run(ctx: RunContext) -> JobOutcome:
+def transform(ctx: RunContext, inputs: Inputs) -> Produced:
     scheme = get_scheme(str(ctx.params["scheme"]))
-    scores = ctx.read_table("exams.scores")
+    scores = inputs.table("exams.scores")
     on_date = F.col("ingest_date") == F.lit(ctx.run_date)
     affected = scores.where(on_date).select("exam_id")
-    graded_from = as_last_read(ctx, NAME, "exams.scores")
+    graded_from = inputs.as_last_read("exams.scores")
     if graded_from is not None:
         affected = affected.union(graded_from.where(on_date).select("exam_id"))
     delivered = [row.exam_id for row in affected.distinct().collect()]
@@ -54,37 +54,27 @@ def run(ctx: RunContext) -> JobOutcome:
         )
     exams = scores.where(F.col("exam_id").isin(delivered))
     # The lookup (one row per exam, subject and distinct score) feeds all three outputs.
-    lookup = grade_lookup(score_histogram(exams), scheme).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        rows_in = int(lookup.agg(F.sum("count")).first()[0] or 0)  # 0: every score withdrawn
-        predicate = f"exam_id IN ({in_list(delivered)})"
-        tables = ctx.tables
-        graded = tables.replace_where(
-            table_contract("exams.grades"), grade_rows(exams, lookup, scheme), predicate
-        )
-        cutoffs = tables.replace_where(
-            table_contract("exams.grade_cutoffs"), grade_cutoffs(lookup, scheme), predicate
-        )
-        report = tables.replace_where(
-            table_contract("exams.school_report"),
-            school_report_of(exams, lookup, scheme),
-            predicate,
-        )
-    finally:
-        lookup.unpersist()
-    counts = RowCounts(rows_in=rows_in, written=graded.metric("numOutputRows"))
-    return JobOutcome(counts=counts, commits=made(graded, cutoffs, report))
+    lookup = inputs.shared(grade_lookup(score_histogram(exams), scheme))
+    frames = {
+        "exams.grades": Slices(grade_rows(exams, lookup, scheme), delivered),
+        "exams.grade_cutoffs": Slices(grade_cutoffs(lookup, scheme), delivered),
+        "exams.school_report": Slices(school_report_of(exams, lookup, scheme), delivered),
+    }
+    rows_in = int(lookup.agg(F.sum("count")).first()[0] or 0)  # 0: every score withdrawn
+    return Produced(frames, rows_in=rows_in)
 
 
-JOB = register(
-    Job(
-        name=NAME,
-        inputs=("exams.scores",),
-        outputs=("exams.grades", "exams.grade_cutoffs", "exams.school_report"),
-        run=run,
-        description="Grade every exam delivered on the run date: grades, cut-offs, school report.",
-        params=(SCHEME,),
-    )
+JOB = Job(
+    name="exams.grade",
+    inputs=("exams.scores",),
+    writes=(
+        replace_slices("exams.grades", by=("exam_id",)),  # rows in = scores graded
+        replace_slices("exams.grade_cutoffs", by=("exam_id",), counts=None),
+        replace_slices("exams.school_report", by=("exam_id",), counts=None),
+    ),
+    transform=transform,
+    description="Grade every exam delivered on the run date: grades, cut-offs, school report.",
+    params=(SCHEME,),
 )
 
 if __name__ == "__main__":

@@ -43,7 +43,14 @@ MIN_RETENTION_DAYS = 7
 _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # The keys a lakejobs.toml may have; any other is a ConfigError (a misspelt key would otherwise be
 # ignored without a word). `[profiles.<name>.spark]` takes any Spark setting.
-SETTING_KEYS = ("max_quarantine_share", "grading_scheme", "retention_days", "quarantine_days")
+DEFAULT_JOBS_PACKAGE = "jobs"
+SETTING_KEYS = (
+    "max_quarantine_share",
+    "grading_scheme",
+    "retention_days",
+    "quarantine_days",
+    "jobs_package",
+)
 PROFILE_KEYS = ("master", "lake", "metastore", "spark", *SETTING_KEYS)
 TOP_LEVEL_KEYS = ("defaults", "profiles")
 
@@ -63,6 +70,7 @@ class Settings:
     # `lakejobs maintain`: time travel kept for this many days; quarantine rows kept this long.
     retention_days: int = 7
     quarantine_days: int = 30
+    jobs_package: str = DEFAULT_JOBS_PACKAGE  # the package whose `Job`s the registry discovers
 
     def __post_init__(self) -> None:
         if self.metastore not in METASTORES:
@@ -232,6 +240,9 @@ def load_settings(
             ),
             retention_days=_days(chosen, defaults, "retention_days", 7),
             quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
+            jobs_package=str(
+                chosen.get("jobs_package", defaults.get("jobs_package", DEFAULT_JOBS_PACKAGE))
+            ),
         )
     except ConfigError:
         raise
