@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from jobs.ads.transforms import DEFAULT_SIGNIFICANCE, creative_ab_test
+from jobs.ads import transforms as ads
 from lakejobs import DataQualityError, Inputs, Job, Param, Produced, RunContext, replace_slices
 
-TARGET = "ads.creative_ab_test"
+TARGET, CAMPAIGN = "ads.creative_ab_test", ("media_source", "campaign_id")
 SIGNIFICANCE = Param(
     "significance",
     "float",
     "two-sided p-value below which a variant wins or loses",
-    default=DEFAULT_SIGNIFICANCE,
+    default=ads.DEFAULT_SIGNIFICANCE,
     low=1e-12,
     high=0.5,
 )
@@ -26,22 +26,21 @@ SIGNIFICANCE = Param(
 
 def transform(ctx: RunContext, inputs: Inputs) -> Produced:
     spend = inputs.table("ads.spend_daily")
-    delivered = spend.where(F.col("ingest_date") == F.lit(ctx.run_date))
-    campaigns = delivered.select("media_source", "campaign_id").distinct()
+    campaigns = spend.where(F.col("ingest_date") == F.lit(ctx.run_date)).select(*CAMPAIGN)
     if campaigns.isEmpty():
         raise DataQualityError(
-            f"ads.spend_daily has no rows delivered on {ctx.run_date.isoformat()}: nothing to test"
+            f"ads.spend_daily has no rows delivered on {ctx.run_date}: nothing to test"
         )
-    scope = spend.join(campaigns, ["media_source", "campaign_id"], "left_semi")
-    result = creative_ab_test(scope, float(ctx.params["significance"]))
-    return Produced({TARGET: result}, rows_in=scope.count())
+    scope = spend.join(campaigns.distinct(), list(CAMPAIGN), "left_semi")
+    rows = ads.creative_ab_test(scope, float(ctx.params["significance"]))
+    return Produced({TARGET: rows}, rows_in=scope.count())
 
 
 JOB = Job(
     name="ads.creative_ab_test",
     inputs=("ads.spend_daily",),
-    # Each campaign tested has rows, so the slices replaced are those of the rows written.
-    writes=(replace_slices(TARGET, by=("media_source", "campaign_id"), weight=("spend_rows",)),),
+    # Every campaign tested has rows: the slices replaced are those of the rows written.
+    writes=(replace_slices(TARGET, by=CAMPAIGN, weight=("spend_rows",)),),
     transform=transform,
     description="Creative A/B tests: CTR per variant, z-test p-value against control, winner.",
     params=(SIGNIFICANCE,),

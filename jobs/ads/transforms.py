@@ -7,7 +7,7 @@ same bytes whatever order Spark adds rows in.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -267,6 +267,12 @@ def refresh_dates(
         .union(installs.join(payers, "user_id").select(install_date))
         .distinct()
     )
+
+
+def d7_window(run_date: date) -> set[date]:
+    """The install dates whose D7 window closes with `run_date` or is still open: recomputed
+    every run, since their `d7_complete` flag turns with the run date."""
+    return {run_date - timedelta(days=k) for k in range(1, D7_DAYS + 2)}
 
 
 # --- creative A/B test ------------------------------------------------------------------------

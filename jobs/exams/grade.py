@@ -10,16 +10,9 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from lakejobs import (
-    DataQualityError,
-    Inputs,
-    Job,
-    Param,
-    Produced,
-    RunContext,
-    Slices,
-    replace_slices,
-)
+from jobs.exams.transforms import exams_to_grade
+from lakejobs import Inputs, Job, Param, Produced, RunContext, Slices, replace_slices
+from lakejobs.errors import DataQualityError
 from lakejobs.grading import (
     get_scheme,
     grade_cutoffs,
@@ -42,15 +35,11 @@ SCHEME = Param(
 def transform(ctx: RunContext, inputs: Inputs) -> Produced:
     scheme = get_scheme(str(ctx.params["scheme"]))
     scores = inputs.table("exams.scores")
-    on_date = F.col("ingest_date") == F.lit(ctx.run_date)
-    affected = scores.where(on_date).select("exam_id")
-    graded_from = inputs.as_last_read("exams.scores")
-    if graded_from is not None:
-        affected = affected.union(graded_from.where(on_date).select("exam_id"))
-    delivered = [row.exam_id for row in affected.distinct().collect()]
+    exam_ids = exams_to_grade(scores, inputs.as_last_read("exams.scores"), ctx.run_date)
+    delivered = [row.exam_id for row in exam_ids.collect()]
     if not delivered:
         raise DataQualityError(
-            f"exams.scores has no rows delivered on {ctx.run_date.isoformat()}: nothing to grade"
+            f"exams.scores has no rows delivered on {ctx.run_date}: nothing to grade"
         )
     exams = scores.where(F.col("exam_id").isin(delivered))
     # The lookup (one row per exam, subject and distinct score) feeds all three outputs.
@@ -60,15 +49,14 @@ def transform(ctx: RunContext, inputs: Inputs) -> Produced:
         "exams.grade_cutoffs": Slices(grade_cutoffs(lookup, scheme), delivered),
         "exams.school_report": Slices(school_report_of(exams, lookup, scheme), delivered),
     }
-    rows_in = int(lookup.agg(F.sum("count")).first()[0] or 0)  # 0: every score withdrawn
-    return Produced(frames, rows_in=rows_in)
+    return Produced(frames, rows_in=int(lookup.agg(F.sum("count")).first()[0] or 0))
 
 
 JOB = Job(
     name="exams.grade",
     inputs=("exams.scores",),
     writes=(
-        replace_slices("exams.grades", by=("exam_id",)),  # rows in = scores graded
+        replace_slices("exams.grades", by=("exam_id",)),  # one row per score graded: counted
         replace_slices("exams.grade_cutoffs", by=("exam_id",), counts=None),
         replace_slices("exams.school_report", by=("exam_id",), counts=None),
     ),

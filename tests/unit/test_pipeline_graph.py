@@ -140,3 +140,56 @@ def test_the_readme_mermaid_block_is_the_generated_graph():
     assert block == graph.to_mermaid(select_jobs("nightly")), (
         "regenerate it: .venv/bin/lakejobs graph nightly"
     )
+
+
+JOB_MODULE = """
+from lakejobs import Job, Produced, append
+
+JOB = Job("{name}", (), (append("exams.grade_cutoffs"),), lambda ctx, i: Produced({{}}, 0), "")
+"""
+
+
+def job_package(root, package: str, modules: dict[str, str]) -> None:
+    """A package of job modules under `root`: module path -> job name."""
+    for module, name in modules.items():
+        path = root / package / f"{module.replace('.', '/')}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in path.relative_to(root).parents:
+            if folder.name:
+                (root / folder / "__init__.py").touch()
+        path.write_text(JOB_MODULE.format(name=name), encoding="utf-8")
+
+
+def test_the_registry_finds_the_jobs_of_the_package_it_is_given(tmp_path, monkeypatch):
+    from lakejobs import graph
+
+    job_package(tmp_path, "found_jobs", {"exams.one": "exams.one", "ads.two": "ads.two"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = registry("found_jobs")
+    assert sorted(found) == ["ads.two", "exams.one"]
+    assert graph.job_file(found["exams.one"]) == "found_jobs/exams/one.py"
+    assert [j.name for j in select_jobs("exams", "found_jobs")] == ["exams.one"]
+    assert "exams.grade" not in found  # the default package is not looked at
+
+
+def test_two_jobs_with_one_name_are_an_error(tmp_path, monkeypatch):
+    job_package(tmp_path, "twin_jobs", {"a": "exams.same", "b": "exams.same"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        UsageError, match=r"^two jobs are named exams.same \(in twin_jobs.a and twin_jobs.b\)$"
+    ):
+        registry("twin_jobs")
+
+
+def test_the_library_knows_no_job_package_and_imports_cheaply():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lib = Path(__file__).resolve().parents[2] / "lib" / "lakejobs"
+    for path in lib.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import jobs" not in text and "from jobs" not in text, path
+    script = "import sys, lakejobs; lakejobs.__all__; print('pyspark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout == "False\n"
