@@ -1,1 +1,1 @@
-"""Jobs, one module each, grouped by domain. Importing a module registers its job."""
+"""Jobs, one module each, grouped by domain: the registry finds each module's `JOB`."""

@@ -8,67 +8,42 @@ spend rows of the campaigns recomputed and written = the sum of `spend_rows` wri
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from jobs.ads.transforms import DEFAULT_SIGNIFICANCE, creative_ab_test, slice_predicate
-from lakejobs.commits import made
-from lakejobs.contracts import table_contract
-from lakejobs.errors import DataQualityError
-from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
-from lakejobs.pipeline import register
-from lakejobs.quality import load_suite, validate_table
+from jobs.ads import transforms as ads
+from lakejobs import DataQualityError, Inputs, Job, Param, Produced, RunContext, replace_slices
 
-TARGET = "ads.creative_ab_test"
+TARGET, CAMPAIGN = "ads.creative_ab_test", ("media_source", "campaign_id")
 SIGNIFICANCE = Param(
     "significance",
     "float",
     "two-sided p-value below which a variant wins or loses",
-    default=DEFAULT_SIGNIFICANCE,
+    default=ads.DEFAULT_SIGNIFICANCE,
     low=1e-12,
     high=0.5,
 )
 
 
-def run(ctx: RunContext) -> JobOutcome:
-    significance = float(ctx.params["significance"])
-    spend = ctx.read_table("ads.spend_daily")
-    campaigns: dict[str, set[str]] = defaultdict(set)
-    delivered = spend.where(F.col("ingest_date") == F.lit(ctx.run_date))
-    for row in delivered.select("media_source", "campaign_id").distinct().collect():
-        campaigns[row.media_source].add(row.campaign_id)
-    if not campaigns:
+def transform(ctx: RunContext, inputs: Inputs) -> Produced:
+    spend = inputs.table("ads.spend_daily")
+    campaigns = spend.where(F.col("ingest_date") == F.lit(ctx.run_date)).select(*CAMPAIGN)
+    if campaigns.isEmpty():
         raise DataQualityError(
-            f"ads.spend_daily has no rows delivered on {ctx.run_date.isoformat()}: nothing to test"
+            f"ads.spend_daily has no rows delivered on {ctx.run_date}: nothing to test"
         )
-    predicate = slice_predicate("campaign_id", campaigns)
-    scope = spend.where(predicate)
-    result = (
-        creative_ab_test(scope, significance)
-        .withColumn("run_id", F.lit(ctx.run_id))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    try:
-        validate_table(result, load_suite(TARGET), ctx.settings.max_quarantine_share)
-        written = int(result.agg(F.sum("spend_rows")).first()[0])
-        commit = ctx.writer.replace_where(table_contract(TARGET), result, predicate)
-    finally:
-        result.unpersist()
-    counts = RowCounts(rows_in=scope.count(), written=written)
-    return JobOutcome(counts=counts, commits=made(commit))
+    scope = spend.join(campaigns.distinct(), list(CAMPAIGN), "left_semi")
+    rows = ads.creative_ab_test(scope, float(ctx.params["significance"]))
+    return Produced({TARGET: rows}, rows_in=scope.count())
 
 
-JOB = register(
-    Job(
-        name="ads.creative_ab_test",
-        inputs=("ads.spend_daily",),
-        outputs=(TARGET,),
-        run=run,
-        description="Creative A/B tests: CTR per variant, z-test p-value against control, winner.",
-        params=(SIGNIFICANCE,),
-    )
+JOB = Job(
+    name="ads.creative_ab_test",
+    inputs=("ads.spend_daily",),
+    # Every campaign tested has rows: the slices replaced are those of the rows written.
+    writes=(replace_slices(TARGET, by=CAMPAIGN, weight=("spend_rows",)),),
+    transform=transform,
+    description="Creative A/B tests: CTR per variant, z-test p-value against control, winner.",
+    params=(SIGNIFICANCE,),
 )
 
 if __name__ == "__main__":

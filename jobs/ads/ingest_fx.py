@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from lakejobs.ingest import ingest_raw_csv
-from lakejobs.job import Job, JobOutcome, RunContext
-from lakejobs.pipeline import register
+from lakejobs import raw_ingest
 
-
-def run(ctx: RunContext) -> JobOutcome:
-    return ingest_raw_csv(
-        ctx, source="fx_rates", target="ads.fx_rates", quarantine="ads.fx_rates_quarantine"
-    )
-
-
-JOB = register(
-    Job(
-        name="ads.ingest_fx",
-        inputs=("raw.fx_rates",),
-        outputs=("ads.fx_rates", "ads.fx_rates_quarantine"),
-        run=run,
-        description="Load daily FX rates (USD per unit) keyed by date and currency; quarantine bad lines.",
-    )
+JOB = raw_ingest(
+    "ads.ingest_fx",
+    source="fx_rates",
+    target="ads.fx_rates",
+    quarantine_table="ads.fx_rates_quarantine",
+    description="Load daily FX rates (USD per unit) keyed by date and currency; quarantine bad lines.",
 )
 
 if __name__ == "__main__":

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from lakejobs.ingest import ingest_raw_csv
-from lakejobs.job import Job, JobOutcome, RunContext
-from lakejobs.pipeline import register
+from lakejobs import raw_ingest
 
-
-def run(ctx: RunContext) -> JobOutcome:
-    return ingest_raw_csv(
-        ctx, source="installs", target="ads.installs", quarantine="ads.installs_quarantine"
-    )
-
-
-JOB = register(
-    Job(
-        name="ads.ingest_installs",
-        inputs=("raw.installs",),
-        outputs=("ads.installs", "ads.installs_quarantine"),
-        run=run,
-        description="Validate and deduplicate attributed installs; quarantine bad lines with reasons.",
-    )
+JOB = raw_ingest(
+    "ads.ingest_installs",
+    source="installs",
+    target="ads.installs",
+    quarantine_table="ads.installs_quarantine",
+    description="Validate and deduplicate attributed installs; quarantine bad lines with reasons.",
 )
 
 if __name__ == "__main__":

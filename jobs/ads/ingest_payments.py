@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from lakejobs.ingest import ingest_raw_csv
-from lakejobs.job import Job, JobOutcome, RunContext
-from lakejobs.pipeline import register
+from lakejobs import raw_ingest
 
-
-def run(ctx: RunContext) -> JobOutcome:
-    return ingest_raw_csv(
-        ctx, source="payments", target="ads.payments", quarantine="ads.payments_quarantine"
-    )
-
-
-JOB = register(
-    Job(
-        name="ads.ingest_payments",
-        inputs=("raw.payments",),
-        outputs=("ads.payments", "ads.payments_quarantine"),
-        run=run,
-        description="Merge a payments snapshot on payment_id (a refund updates the row); quarantine bad lines.",
-    )
+JOB = raw_ingest(
+    "ads.ingest_payments",
+    source="payments",
+    target="ads.payments",
+    quarantine_table="ads.payments_quarantine",
+    description="Merge a payments snapshot on payment_id (a refund updates the row); quarantine bad lines.",
 )
 
 if __name__ == "__main__":

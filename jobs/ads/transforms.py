@@ -7,8 +7,7 @@ same bytes whatever order Spark adds rows in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -17,8 +16,7 @@ from pyspark.sql.window import Window
 
 from lakejobs.contracts import RawSource
 from lakejobs.lake import MALFORMED, RAW_RECORD, SOURCE_FILE
-from lakejobs.quality import QUARANTINED, REASONS
-from lakejobs.sql import in_list, string_literal
+from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows
 from lakejobs.stats import two_proportion_z, two_sided_p_value
 
 MONEY = "decimal(18,6)"
@@ -33,15 +31,6 @@ CONTROL_SUFFIX = "-A"
 DEFAULT_ROAS_FLOOR = 1.0
 DEFAULT_SIGNIFICANCE = 0.05
 BOOKKEEPING = (SOURCE_FILE, RAW_RECORD, MALFORMED, REASONS, QUARANTINED)
-
-
-def slice_predicate(column: str, values_by_media: Mapping[str, Iterable[str]]) -> str:
-    """`(media_source = 'm' AND column IN (...)) OR ...`: the slices a run replaces, as SQL."""
-    parts = [
-        f"(media_source = {string_literal(media)} AND {column} IN ({in_list(values)}))"
-        for media, values in sorted(values_by_media.items())
-    ]
-    return " OR ".join(parts) or "1 = 0"
 
 
 # --- spend: two media, one vocabulary -----------------------------------------------------
@@ -69,6 +58,19 @@ def facebook_staged(raw: DataFrame, source: RawSource) -> DataFrame:
         RAW_RECORD,
         MALFORMED,
     )
+
+
+def facebook_rows(raw: DataFrame, source: RawSource) -> DataFrame:
+    """Raw Facebook lines validated by their own suite, in the common spend vocabulary."""
+    validated = validate_rows(
+        facebook_staged(raw, source), source, load_suite("ads.spend_daily.facebook")
+    )
+    return facebook_spend_rows(validated)
+
+
+def google_rows(raw: DataFrame, source: RawSource) -> DataFrame:
+    """Raw Google lines validated by their own suite, in the common spend vocabulary."""
+    return google_spend_rows(validate_rows(raw, source, load_suite("ads.spend_daily.google")))
 
 
 def micros_to_units(micros: Column) -> Column:
@@ -265,6 +267,12 @@ def refresh_dates(
         .union(installs.join(payers, "user_id").select(install_date))
         .distinct()
     )
+
+
+def d7_window(run_date: date) -> set[date]:
+    """The install dates whose D7 window closes with `run_date` or is still open: recomputed
+    every run, since their `d7_complete` flag turns with the run date."""
+    return {run_date - timedelta(days=k) for k in range(1, D7_DAYS + 2)}
 
 
 # --- creative A/B test ------------------------------------------------------------------------

@@ -8,91 +8,44 @@ recomputed too, so the events it withdrew leave the counts.
 
 from __future__ import annotations
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.events.transforms import daily_active_users, retention, touched_cohorts
-from lakejobs.commits import made
-from lakejobs.contracts import table_contract
-from lakejobs.ingest import as_last_read
-from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
-from lakejobs.pipeline import register
-from lakejobs.sql import in_list
+from jobs.events.transforms import activity_rows, daily_active_users, retention, touched
+from lakejobs import Inputs, Job, Param, Produced, RunContext, Slices, replace_slices
 
-DAU = "events.daily_active_users"
-RETENTION = "events.retention"
-MAX_RETENTION_DAYS = 366
-NAME = "events.activity"
-
-
+DAU, RETENTION = "events.daily_active_users", "events.retention"
 RETENTION_DAYS = Param(
-    "retention_days",
-    "int",
-    "last day_n of the retention curve",
-    default=30,
-    low=1,
-    high=MAX_RETENTION_DAYS,
+    "retention_days", "int", "last day_n of the retention curve", default=30, low=1, high=366
 )
 
 
-def _with_run(df: DataFrame, run_id: str) -> DataFrame:
-    return df.withColumn("run_id", F.lit(run_id))
-
-
-def run(ctx: RunContext) -> JobOutcome:
+def transform(ctx: RunContext, inputs: Inputs) -> Produced:
     max_day = int(ctx.params["retention_days"])
     # The three columns every step reads, scanned once (retention needs every user's history).
-    events = ctx.read_table("events.events").select("user_key", "event_date", "ingest_date")
-    events = events.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        on_date = F.col("ingest_date") == F.lit(ctx.run_date)
-        touched_dates = events.where(on_date).select("event_date")
-        cohorts_of = touched_cohorts(events, ctx.run_date)
-        before = as_last_read(ctx, NAME, "events.events")
-        if before is not None:
-            before = before.select("user_key", "event_date", "ingest_date")
-            touched_dates = touched_dates.union(before.where(on_date).select("event_date"))
-            cohorts_of = cohorts_of.union(touched_cohorts(before, ctx.run_date))
-        dates = [r.event_date for r in touched_dates.distinct().collect()]
-        if not dates:  # a delivery of duplicates only changes nothing
-            return JobOutcome(counts=RowCounts(rows_in=0, written=0))
-        cohorts = [r.cohort_date for r in cohorts_of.distinct().collect()]
-        # A date or cohort whose only events a re-delivery withdrew has no rows any more: it
-        # leaves the tables, and the expected row count counts only those still there.
-        live_dates = events.where(F.col("event_date").isin(dates)).select("event_date")
-        live_cohorts = retention(events, 0, cohorts).select("cohort_date")
-        expected = live_dates.distinct().count() + live_cohorts.distinct().count() * (max_day + 1)
-        dau = ctx.writer.replace_where(
-            table_contract(DAU),
-            _with_run(
-                daily_active_users(events.where(F.col("event_date").isin(dates))), ctx.run_id
-            ),
-            f"event_date IN ({in_list(d.isoformat() for d in dates)})",
-        )
-        kept = ctx.writer.replace_where(
-            table_contract(RETENTION),
-            _with_run(retention(events, max_day, cohorts), ctx.run_id),
-            f"cohort_date IN ({in_list(c.isoformat() for c in cohorts)})",
-        )
-    finally:
-        events.unpersist()
-    counts = RowCounts(
-        rows_in=expected,
-        written=dau.metric("numOutputRows") + kept.metric("numOutputRows"),
+    events = inputs.shared(
+        inputs.table("events.events").select("user_key", "event_date", "ingest_date")
     )
-    return JobOutcome(counts=counts, commits=made(dau, kept))
+    dates_of, cohorts_of = touched(events, inputs.as_last_read("events.events"), ctx.run_date)
+    dates = [r.event_date for r in dates_of.collect()]
+    # A delivery of duplicates only changes nothing.
+    cohorts = [r.cohort_date for r in cohorts_of.collect()] if dates else []
+    frames = {
+        DAU: Slices(daily_active_users(events.where(F.col("event_date").isin(dates))), dates),
+        RETENTION: Slices(retention(events, max_day, cohorts), cohorts),
+    }
+    return Produced(frames, rows_in=activity_rows(events, dates, cohorts, max_day) if dates else 0)
 
 
-JOB = register(
-    Job(
-        name=NAME,
-        inputs=("events.events",),
-        outputs=(DAU, RETENTION),
-        run=run,
-        description="Recompute daily active users and cohort retention for the dates and cohorts a delivery touched.",
-        params=(RETENTION_DAYS,),
-    )
+JOB = Job(
+    name="events.activity",
+    inputs=("events.events",),
+    writes=(
+        replace_slices(DAU, by=("event_date",)),
+        replace_slices(RETENTION, by=("cohort_date",)),
+    ),
+    transform=transform,
+    description="Recompute daily active users and cohort retention for the dates and cohorts a delivery touched.",
+    params=(RETENTION_DAYS,),
 )
 
 if __name__ == "__main__":

@@ -9,30 +9,15 @@ in the same MERGE (rewriting only the files of its event_date partitions).
 
 from __future__ import annotations
 
-from pyspark import StorageLevel
-from pyspark.sql import functions as F
-
 from jobs.events.transforms import RAW_JSON_SCHEMA, canonical_events, curated_events
-from lakejobs.commits import made
+from lakejobs import Inputs, Job, Produced, RunContext, ingest_batch, insert_new, quarantine
 from lakejobs.config import Settings
-from lakejobs.contracts import raw_source, table_contract
-from lakejobs.ingest import (
-    batch_stats,
-    drop_duplicates,
-    owned_by,
-    replace_quarantine,
-)
-from lakejobs.job import Job, JobOutcome, RowCounts, RunContext
-from lakejobs.jsonlines import read_raw_json_lines
+from lakejobs.contracts import raw_source
 from lakejobs.lake import RAW_RECORD, SOURCE_FILE
-from lakejobs.pipeline import register
 from lakejobs.pseudonym import load_key
-from lakejobs.quality import QUARANTINED, load_suite, validate_rows, validate_table
+from lakejobs.quality import load_suite, validate_rows
 
-SOURCE = "events"
-TARGET = "events.events"
-QUARANTINE = "events.events_quarantine"
-KEY = ("event_id",)
+TARGET, QUARANTINE, KEY = "events.events", "events.events_quarantine", ("event_id",)
 
 
 def require_key(settings: Settings) -> None:
@@ -40,48 +25,30 @@ def require_key(settings: Settings) -> None:
     load_key()
 
 
-def run(ctx: RunContext) -> JobOutcome:
+def transform(ctx: RunContext, inputs: Inputs) -> Produced:
     key = load_key()  # first: without the key nothing may be read or written
-    suite = load_suite(TARGET)
-    target, quarantine = table_contract(TARGET), table_contract(QUARANTINE)
-    raw = read_raw_json_lines(ctx.spark, ctx.raw_dir(SOURCE), RAW_JSON_SCHEMA)
-    staged = validate_rows(canonical_events(raw), raw_source(SOURCE), suite)
-    staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        validate_table(staged, suite, ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged)
-        good = drop_duplicates(
-            staged.where(F.col(QUARANTINED) == 0), KEY, prefer=(SOURCE_FILE, RAW_RECORD)
-        )
-        quarantined = replace_quarantine(ctx, quarantine, staged)
-        inserted = ctx.writer.merge(
-            target,
-            curated_events(good, key, ctx.run_date, ctx.run_id),
-            insert_only=True,
-            owned=owned_by(ctx.run_date),
-        )
-    finally:
-        staged.unpersist()
-    written = inserted.metric("numTargetRowsInserted")
-    counts = RowCounts(
-        rows_in=stats.rows_in,
-        written=written,
-        quarantined=quarantined.metric("numOutputRows"),
-        # Good rows not inserted: repeated in the delivery or curated by an earlier one.
-        duplicates=stats.good - written,
+    raw = inputs.raw_json_lines("events", RAW_JSON_SCHEMA)
+    staged = validate_rows(canonical_events(raw), raw_source("events"), load_suite(TARGET))
+    return ingest_batch(
+        ctx,
+        inputs,
+        staged,
+        (TARGET, QUARANTINE),
+        KEY,
+        prefer=(SOURCE_FILE, RAW_RECORD),
+        # Good rows not inserted (repeated in the delivery or curated by an earlier one) are
+        # the duplicates.
+        curate=lambda good: curated_events(good, key, ctx.run_date, ctx.run_id),
     )
-    return JobOutcome(counts=counts, commits=made(quarantined, inserted))
 
 
-JOB = register(
-    Job(
-        name="events.ingest_events",
-        inputs=("raw.events",),
-        outputs=(TARGET, QUARANTINE),
-        run=run,
-        description="Validate, deduplicate (across deliveries) and pseudonymise raw service events.",
-        preflight=(require_key,),
-    )
+JOB = Job(
+    name="events.ingest_events",
+    inputs=("raw.events",),
+    writes=(insert_new(TARGET, KEY, owned="ingest_date"), quarantine(QUARANTINE)),
+    transform=transform,
+    description="Validate, deduplicate (across deliveries) and pseudonymise raw service events.",
+    preflight=(require_key,),
 )
 
 if __name__ == "__main__":

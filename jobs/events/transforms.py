@@ -135,3 +135,30 @@ def retention(events: DataFrame, max_day: int, cohorts: Sequence[date] | None = 
         active_users.alias("active_users"),
         (active_users / F.col("cohort_size")).alias("retention"),
     )
+
+
+def touched(
+    events: DataFrame, before: DataFrame | None, ingest_date: date
+) -> tuple[DataFrame, DataFrame]:
+    """The event dates and the cohorts a delivery of `ingest_date` changed (`event_date`,
+    `cohort_date`); with `before` (events as the last run read them), also those its earlier
+    delivery touched, so what a re-delivery withdrew leaves the counts."""
+    on_date = F.col("ingest_date") == F.lit(ingest_date)
+    dates = events.where(on_date).select("event_date")
+    cohorts = touched_cohorts(events, ingest_date)
+    if before is not None:
+        before = before.select("user_key", "event_date", "ingest_date")
+        dates = dates.union(before.where(on_date).select("event_date"))
+        cohorts = cohorts.union(touched_cohorts(before, ingest_date))
+    return dates.distinct(), cohorts.distinct()
+
+
+def activity_rows(
+    events: DataFrame, dates: Sequence[date], cohorts: Sequence[date], max_day: int
+) -> int:
+    """The rows recomputing `dates` and `cohorts` gives: one per date still holding events,
+    `max_day + 1` per cohort still holding users (a date or cohort whose only events a
+    re-delivery withdrew has no rows any more)."""
+    live_dates = events.where(F.col("event_date").isin(list(dates))).select("event_date")
+    live_cohorts = retention(events, 0, cohorts).select("cohort_date")
+    return live_dates.distinct().count() + live_cohorts.distinct().count() * (max_day + 1)

@@ -8,7 +8,6 @@ withdrawn loses them from its grades (and loses its grades when no score is left
 
 from __future__ import annotations
 
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from jobs.exams.grading import (
@@ -21,15 +20,9 @@ from jobs.exams.grading import (
     score_histogram,
 )
 from jobs.exams.grading import school_report as school_report_of
-from lakejobs.commits import made
-from lakejobs.contracts import table_contract
+from jobs.exams.transforms import exams_to_grade
+from lakejobs import Inputs, Job, Param, Produced, RunContext, Slices, replace_slices
 from lakejobs.errors import DataQualityError
-from lakejobs.ingest import as_last_read
-from lakejobs.job import Job, JobOutcome, Param, RowCounts, RunContext
-from lakejobs.pipeline import register
-from lakejobs.sql import in_list
-
-NAME = "exams.grade"
 
 SCHEME = Param(
     "scheme",
@@ -40,52 +33,37 @@ SCHEME = Param(
 )
 
 
-def run(ctx: RunContext) -> JobOutcome:
+def transform(ctx: RunContext, inputs: Inputs) -> Produced:
     scheme = get_scheme(str(ctx.params["scheme"]))
-    scores = ctx.read_table("exams.scores")
-    on_date = F.col("ingest_date") == F.lit(ctx.run_date)
-    affected = scores.where(on_date).select("exam_id")
-    graded_from = as_last_read(ctx, NAME, "exams.scores")
-    if graded_from is not None:
-        affected = affected.union(graded_from.where(on_date).select("exam_id"))
-    delivered = [row.exam_id for row in affected.distinct().collect()]
+    scores = inputs.table("exams.scores")
+    exam_ids = exams_to_grade(scores, inputs.as_last_read("exams.scores"), ctx.run_date)
+    delivered = [row.exam_id for row in exam_ids.collect()]
     if not delivered:
         raise DataQualityError(
-            f"exams.scores has no rows delivered on {ctx.run_date.isoformat()}: nothing to grade"
+            f"exams.scores has no rows delivered on {ctx.run_date}: nothing to grade"
         )
     exams = scores.where(F.col("exam_id").isin(delivered))
     # The lookup (one row per exam, subject and distinct score) feeds all three outputs.
-    lookup = grade_lookup(score_histogram(exams), scheme).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        rows_in = int(lookup.agg(F.sum("count")).first()[0] or 0)  # 0: every score withdrawn
-        predicate = f"exam_id IN ({in_list(delivered)})"
-        tables = ctx.writer
-        graded = tables.replace_where(
-            table_contract("exams.grades"), grade_rows(exams, lookup, scheme), predicate
-        )
-        cutoffs = tables.replace_where(
-            table_contract("exams.grade_cutoffs"), grade_cutoffs(lookup, scheme), predicate
-        )
-        report = tables.replace_where(
-            table_contract("exams.school_report"),
-            school_report_of(exams, lookup, scheme),
-            predicate,
-        )
-    finally:
-        lookup.unpersist()
-    counts = RowCounts(rows_in=rows_in, written=graded.metric("numOutputRows"))
-    return JobOutcome(counts=counts, commits=made(graded, cutoffs, report))
+    lookup = inputs.shared(grade_lookup(score_histogram(exams), scheme))
+    frames = {
+        "exams.grades": Slices(grade_rows(exams, lookup, scheme), delivered),
+        "exams.grade_cutoffs": Slices(grade_cutoffs(lookup, scheme), delivered),
+        "exams.school_report": Slices(school_report_of(exams, lookup, scheme), delivered),
+    }
+    return Produced(frames, rows_in=int(lookup.agg(F.sum("count")).first()[0] or 0))
 
 
-JOB = register(
-    Job(
-        name=NAME,
-        inputs=("exams.scores",),
-        outputs=("exams.grades", "exams.grade_cutoffs", "exams.school_report"),
-        run=run,
-        description="Grade every exam delivered on the run date: grades, cut-offs, school report.",
-        params=(SCHEME,),
-    )
+JOB = Job(
+    name="exams.grade",
+    inputs=("exams.scores",),
+    writes=(
+        replace_slices("exams.grades", by=("exam_id",)),  # one row per score graded: counted
+        replace_slices("exams.grade_cutoffs", by=("exam_id",), counts=None),
+        replace_slices("exams.school_report", by=("exam_id",), counts=None),
+    ),
+    transform=transform,
+    description="Grade every exam delivered on the run date: grades, cut-offs, school report.",
+    params=(SCHEME,),
 )
 
 if __name__ == "__main__":

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from lakejobs.ingest import ingest_raw_csv
-from lakejobs.job import Job, JobOutcome, RunContext
-from lakejobs.pipeline import register
+from lakejobs import raw_ingest
 
-
-def run(ctx: RunContext) -> JobOutcome:
-    return ingest_raw_csv(
-        ctx, source="exam_scores", target="exams.scores", quarantine="exams.scores_quarantine"
-    )
-
-
-JOB = register(
-    Job(
-        name="exams.ingest_scores",
-        inputs=("raw.exam_scores",),
-        outputs=("exams.scores", "exams.scores_quarantine"),
-        run=run,
-        description="Validate and deduplicate raw exam scores; quarantine bad lines with reasons.",
-    )
+JOB = raw_ingest(
+    "exams.ingest_scores",
+    source="exam_scores",
+    target="exams.scores",
+    quarantine_table="exams.scores_quarantine",
+    description="Validate and deduplicate raw exam scores; quarantine bad lines with reasons.",
 )
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def _run(
 ) -> tuple[SparkSession, PipelineResult]:
     from lakejobs.pipeline import preflight, run_jobs, select_jobs
 
-    selected = select_jobs(target)
+    selected = select_jobs(target, settings.jobs_package)
     params = dict(getattr(args, "param", None) or [])
     preflight(selected, params, settings)  # params, secrets: before the JVM starts
     _require_local_lake(settings)
@@ -184,14 +184,14 @@ def delivered_jobs(selected: Sequence[Job], delivered: set[str]) -> tuple[list[J
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from lakejobs.lake import HadoopFS, LakeLayout
-    from lakejobs.pipeline import execution_order, run_jobs, select_jobs
+    from lakejobs.pipeline import run_jobs, select_jobs
 
     first, last = parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to")
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
     dates = [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
     settings = settings_from(args)
-    selected = execution_order(select_jobs(args.target))
+    selected = select_jobs(args.target, settings.jobs_package)
     _require_local_lake(settings)
     spark = open_session(args, settings)
     fs, layout = HadoopFS(spark), LakeLayout(settings.lake)

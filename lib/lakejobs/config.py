@@ -37,13 +37,14 @@ _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # The keys a lakejobs.toml may have, with those the domains declare (`lakejobs.domains`); any other
 # is a ConfigError (a misspelt key would otherwise be ignored without a word).
 # `[profiles.<name>.spark]` takes any Spark setting.
-SETTING_KEYS = ("max_quarantine_share", "retention_days", "quarantine_days")
+SETTING_KEYS = ("max_quarantine_share", "retention_days", "quarantine_days", "jobs_package")
 PROFILE_KEYS = ("master", "lake", "metastore", "spark", *SETTING_KEYS)
 # Keys of `[defaults]` only: where the code's contracts and the JVM jars are (paths relative to
 # the file). They belong to the installation, not to a profile's environment.
 INSTALL_KEYS = ("schemas_dir", "jars_dir")
-# The package of the jobs; its `schemas/` data folder holds the contracts unless one is named.
-JOBS_PACKAGE = "jobs"
+# The package of the jobs (`Settings.jobs_package`); its `schemas/` data folder holds the
+# contracts unless one is named.
+DEFAULT_JOBS_PACKAGE = "jobs"
 TOP_LEVEL_KEYS = ("defaults", "profiles")
 
 
@@ -75,7 +76,7 @@ def _project(path: Path | None) -> Path:
     return path.parent.resolve() if path is not None else Path.cwd()
 
 
-def package_schemas_dir(package: str = JOBS_PACKAGE) -> Path:
+def package_schemas_dir(package: str = DEFAULT_JOBS_PACKAGE) -> Path:
     """The contracts shipped as package data: `<package>/schemas/` of the installed (or source)
     jobs package."""
     return Path(str(files(package) / "schemas"))
@@ -138,6 +139,7 @@ class Settings:
     # `lakejobs maintain`: time travel kept for this many days; quarantine rows kept this long.
     retention_days: int = 7
     quarantine_days: int = 30
+    jobs_package: str = DEFAULT_JOBS_PACKAGE  # the package whose `Job`s the registry discovers
 
     def __post_init__(self) -> None:
         if self.metastore not in METASTORES:
@@ -297,6 +299,9 @@ def load_settings(
             job_defaults=_job_defaults(chosen, defaults),
             retention_days=_days(chosen, defaults, "retention_days", 7),
             quarantine_days=_days(chosen, defaults, "quarantine_days", 30),
+            jobs_package=str(
+                chosen.get("jobs_package", defaults.get("jobs_package", DEFAULT_JOBS_PACKAGE))
+            ),
             schemas_dir=_schemas_dir(env, path, raw),
             jars_dir=_jars_dir(env, path, raw),
         )

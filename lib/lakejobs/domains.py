@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 
 
 def jobs_package() -> str:
-    """The package whose subpackages are the domains (the `jobs_package` setting, once merged)."""
-    return "jobs"
+    """The package whose subpackages are the domains: the default jobs package. (Which keys a
+    lakejobs.toml may hold depends on the domains, so they are found before any settings.)"""
+    from lakejobs.config import DEFAULT_JOBS_PACKAGE  # config imports this module
+
+    return DEFAULT_JOBS_PACKAGE
 
 
 @dataclass(frozen=True)

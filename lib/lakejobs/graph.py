@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterable
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from lakejobs.errors import UsageError
@@ -27,25 +28,32 @@ def _dataset_id(name: str) -> str:
 
 
 def ordered(jobs: Iterable[Job]) -> list[Job]:
-    """Jobs in dependency order, ties broken by name, so every run and every drawing agrees."""
-    jobs = sorted(jobs, key=lambda job: job.name)
+    """Jobs sorted so that every job comes after the jobs producing its inputs: the one order
+    runs and drawings share.
+
+    Among jobs ready at the same time, names decide (`static_order` follows set order, which
+    changes between processes with hash randomisation): the same selection, the same order.
+    """
+    jobs = list(jobs)
     producers = {output: job.name for job in jobs for output in job.outputs}
-    waiting = {
-        job.name: {producers[i] for i in job.inputs if producers.get(i, job.name) != job.name}
+    graph = {
+        job.name: {producers[i] for i in job.inputs if i in producers and producers[i] != job.name}
         for job in jobs
     }
+    sorter = TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        raise UsageError(f"job graph has a cycle: {' -> '.join(exc.args[1])}") from None
+    order: list[str] = []
+    ready = sorted(sorter.get_ready())
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        sorter.done(name)
+        ready = sorted((*ready, *sorter.get_ready()))
     by_name = {job.name: job for job in jobs}
-    order: list[Job] = []
-    while waiting:
-        ready = sorted(name for name, needs in waiting.items() if not needs)
-        if not ready:
-            raise UsageError(f"job graph has a cycle among: {', '.join(sorted(waiting))}")
-        for name in ready:
-            order.append(by_name[name])
-            del waiting[name]
-        for needs in waiting.values():
-            needs.difference_update(ready)
-    return order
+    return [by_name[name] for name in order]
 
 
 def to_mermaid(jobs: Iterable[Job]) -> str:
@@ -83,7 +91,9 @@ def to_dot(jobs: Iterable[Job]) -> str:
 
 def job_file(job: Job) -> str:
     """The job's file relative to the project root (what spark-submit.sh runs)."""
-    return job.run.__module__.replace(".", "/") + ".py"
+    if not job.module:
+        raise UsageError(f"{job.name}: not found by the registry, so its file is unknown")
+    return job.module.replace(".", "/") + ".py"
 
 
 def to_json(jobs: Iterable[Job]) -> str:

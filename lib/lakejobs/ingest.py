@@ -4,24 +4,25 @@ One ingest run reads the files of one ingest date, validates each line against t
 contract and expectation suite, fails before writing if a table-level rule breaks, then makes one
 commit to the quarantine table (the date's slice replaced) and one MERGE into the curated table.
 A re-delivery of a date replaces that date's contribution: keys the date owned and no longer
-delivers are deleted by the same MERGE (`owned_by`).
+delivers are deleted by the same MERGE (the output's `owned="ingest_date"`). `raw_ingest`
+declares such a job for a CSV source in one call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakejobs import runlog
-from lakejobs.commits import Commit, made
-from lakejobs.contracts import TableContract, raw_source, table_contract
-from lakejobs.job import JobOutcome, RowCounts, RunContext
-from lakejobs.lake import RAW_RECORD, SOURCE_FILE, read_raw_csv
-from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows, validate_table
+from lakejobs.contracts import raw_source, table_contract
+from lakejobs.inputs import Inputs
+from lakejobs.job import Job, Produced, RunContext
+from lakejobs.lake import RAW_RECORD, SOURCE_FILE
+from lakejobs.outputs import Output, Slices, merge, replace_slices
+from lakejobs.quality import QUARANTINED, REASONS, load_suite, validate_rows
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class BatchStats:
 def batch_stats(staged: DataFrame) -> BatchStats:
     """Count the batch in one aggregation: rows, quarantined rows, good rows.
 
-    Duplicates are the good rows the deduplication drops: `good` minus the rows the MERGE got,
-    which needs no distinct count (a second aggregation over every key) here.
+    Duplicates are the good rows the deduplication drops: `good` minus the rows the write took
+    in (`Produced.good`), which needs no distinct count (a second aggregation over every key).
     """
     good = F.col(QUARANTINED) == 0
     row = staged.agg(
@@ -49,12 +50,6 @@ def batch_stats(staged: DataFrame) -> BatchStats:
         quarantined=int(row["quarantined"] or 0),
         good=int(row["good"]),
     )
-
-
-def delivered_keys(merged: Commit) -> int:
-    """The distinct keys a delivery MERGE got: its source is one row per delivered key plus one
-    tombstone per withdrawn key, and each tombstone deletes a row."""
-    return merged.metric("numSourceRows") - merged.metric("numTargetRowsMatchedDeleted")
 
 
 def drop_duplicates(df: DataFrame, keys: tuple[str, ...], prefer: tuple[str, ...]) -> DataFrame:
@@ -81,16 +76,6 @@ def quarantine_rows(bad: DataFrame, ingest_date: date, run_id: str) -> DataFrame
     )
 
 
-def replace_quarantine(ctx: RunContext, quarantine: TableContract, staged: DataFrame) -> Commit:
-    """One commit replacing the run date's slice of `quarantine` with the batch's bad rows, so a
-    re-run or re-delivery of a date leaves exactly its current bad records."""
-    return ctx.writer.replace_where(
-        quarantine,
-        quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id),
-        f"ingest_date = '{ctx.run_date.isoformat()}'",
-    )
-
-
 def curated_rows(good: DataFrame, ingest_date: date, run_id: str) -> DataFrame:
     """Good rows with their lineage columns, bookkeeping columns dropped."""
     return good.select(
@@ -101,76 +86,78 @@ def curated_rows(good: DataFrame, ingest_date: date, run_id: str) -> DataFrame:
     )
 
 
-def as_last_read(ctx: RunContext, job: str, table: str) -> DataFrame | None:
-    """`table` at the version the last successful run of `job` for the run date read, or None.
-
-    What a downstream job computed its outputs from: after a re-delivery, the keys that date
-    delivered before tell which outputs must be recomputed although the keys are gone now.
-    """
-    runs = runlog.read_runs(ctx.catalog)
-    if runs is None:
-        return None
-    last = (
-        runs.where(
-            (F.col("job") == job)
-            & (F.col("run_date") == F.lit(ctx.run_date))
-            & (F.col("status") == "succeeded")
-        )
-        .orderBy(F.desc("finished_at"))
-        .select(F.col("input_versions")[table].alias("version"))
-        .first()
-    )
-    version = (last["version"] or "") if last else ""
-    if not version.startswith("v"):  # never run, or the table was absent then
-        return None
-    location = ctx.catalog.location(table_contract(table))
-    return ctx.spark.read.format("delta").option("versionAsOf", int(version[1:])).load(location)
+def quarantine(table: str) -> Output:
+    """A quarantine table: the run date's slice replaced by the batch's bad rows in one commit,
+    so a re-run or re-delivery of a date leaves exactly its current bad records."""
+    return replace_slices(table, owned="ingest_date", counts="quarantined")
 
 
-def owned_by(run_date: date) -> str:
-    """The rows a delivery of `run_date` replaces as a whole: those it curated last."""
-    return f"ingest_date = DATE'{run_date.isoformat()}'"
+def bad_rows(staged: DataFrame, ctx: RunContext) -> DataFrame:
+    """The quarantined rows of a validated batch, as quarantine records of this run."""
+    return quarantine_rows(staged.where(F.col(QUARANTINED) == 1), ctx.run_date, ctx.run_id)
 
 
-def ingest_raw_csv(ctx: RunContext, source: str, target: str, quarantine: str) -> JobOutcome:
-    """Ingest one date of raw CSV `source` into `target`, bad lines into `quarantine`.
+def ingest_batch(
+    ctx: RunContext,
+    inputs: Inputs,
+    staged: DataFrame,
+    outputs: tuple[str, str],
+    keys: tuple[str, ...],
+    prefer: tuple[str, ...],
+    curate: Callable[[DataFrame], DataFrame | Slices],
+) -> Produced:
+    """An ingest's outputs from its validated batch `staged`: the good rows deduplicated on
+    `keys` and curated by `curate` into the first of `outputs`, the bad rows into the second
+    (its quarantine). The batch is shared and counted once; the raw record text travels
+    through the deduplication only when it breaks ties (`prefer`)."""
+    target, quarantine_table = outputs
+    staged = inputs.shared(staged)
+    stats = batch_stats(staged)
+    good = staged.where(F.col(QUARANTINED) == 0)
+    if RAW_RECORD not in prefer:
+        good = good.drop(RAW_RECORD)
+    frames = {
+        target: curate(drop_duplicates(good, keys, prefer)),
+        quarantine_table: bad_rows(staged, ctx),
+    }
+    return Produced(frames, rows_in=stats.rows_in, good=stats.good, batch=staged)
+
+
+def raw_ingest(name: str, source: str, target: str, quarantine_table: str, description: str) -> Job:
+    """A job ingesting one date of raw CSV `source` into `target`, bad lines into
+    `quarantine_table`, MERGEd on the target's primary key.
 
     Later deliveries win: a key already curated from a later ingest date is not overwritten
     by a re-run of an earlier date, nor deleted when the re-run no longer delivers it.
     """
-    spec = raw_source(source)
-    suite = load_suite(target)
-    target_contract = table_contract(target)
-    quarantine_contract = table_contract(quarantine)
-    keys = target_contract.primary_key
+    contract = table_contract(target)
+    keys = contract.primary_key
 
-    raw = read_raw_csv(ctx.spark, spec, ctx.raw_dir(source))
-    staged = validate_rows(raw, spec, suite, keys=(*keys, *target_contract.partition_by))
-    # Only the quarantine shows record text: good rows do not carry it into the cache.
-    staged = staged.withColumn(RAW_RECORD, F.when(F.col(QUARANTINED) == 1, F.col(RAW_RECORD)))
-    staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        validate_table(staged, suite, ctx.settings.max_quarantine_share)
-        stats = batch_stats(staged)
-        good = staged.where(F.col(QUARANTINED) == 0)
-        quarantined = replace_quarantine(ctx, quarantine_contract, staged)
-        merged = ctx.writer.merge(
-            target_contract,
-            curated_rows(
-                drop_duplicates(good.drop(RAW_RECORD), keys, prefer=(SOURCE_FILE,)),
-                ctx.run_date,
-                ctx.run_id,
-            ),
-            update_condition="s.ingest_date >= t.ingest_date",
-            owned=owned_by(ctx.run_date),
+    def transform(ctx: RunContext, inputs: Inputs) -> Produced:
+        suite = load_suite(target)
+        raw = inputs.raw_csv(source)
+        staged = validate_rows(raw, raw_source(source), suite, keys=(*keys, *contract.partition_by))
+        # Only the quarantine shows record text: good rows do not carry it into the cache.
+        staged = staged.withColumn(RAW_RECORD, F.when(F.col(QUARANTINED) == 1, F.col(RAW_RECORD)))
+        return ingest_batch(
+            ctx,
+            inputs,
+            staged,
+            (target, quarantine_table),
+            keys,
+            prefer=(SOURCE_FILE,),
+            curate=lambda good: curated_rows(good, ctx.run_date, ctx.run_id),
         )
-    finally:
-        staged.unpersist()
-    written = delivered_keys(merged)
-    counts = RowCounts(
-        rows_in=stats.rows_in,
-        written=written,
-        quarantined=quarantined.metric("numOutputRows"),
-        duplicates=stats.good - written,
+
+    return Job(
+        name=name,
+        inputs=(f"raw.{source}",),
+        writes=(
+            merge(
+                target, keys, update_condition="s.ingest_date >= t.ingest_date", owned="ingest_date"
+            ),
+            quarantine(quarantine_table),
+        ),
+        transform=transform,
+        description=description,
     )
-    return JobOutcome(counts=counts, commits=made(quarantined, merged))

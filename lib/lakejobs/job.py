@@ -1,9 +1,10 @@
 """The Job contract, the run context a job receives, and row accounting enforced for every run.
 
-A job declares its inputs and outputs (raw sources as `raw.<source>`, tables as `<db>.<table>`)
-and a `run(ctx)` function that reads through the context, calls pure transforms and writes through
-`ctx.writer`. The framework times the run, checks the row accounting and records it in
-`lakejobs.job_runs`, whatever the outcome.
+A job declares its inputs (raw sources as `raw.<source>`, tables as `<db>.<table>`), its
+outputs (`lakejobs.outputs`: how each table is written) and a transform that returns one
+DataFrame per output. The runner (`lakejobs.runner`) reads the inputs, validates and writes the
+outputs through `ctx.writer` and takes the row accounting from its commits; the pipeline times the run and records
+it in `lakejobs.job_runs`, whatever the outcome.
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
 
 from lakejobs.catalog import Catalog
 from lakejobs.commits import Commit
 from lakejobs.config import Settings
-from lakejobs.contracts import TableContract, table_contract
+from lakejobs.contracts import TableContract
 from lakejobs.errors import AccountingError, UsageError
 from lakejobs.lake import LakeLayout
+from lakejobs.outputs import Output, Slices
 from lakejobs.tables import TableWriter
+
+if TYPE_CHECKING:
+    from lakejobs.inputs import Inputs
 
 _JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _DATASET = re.compile(r"^(raw|[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*$")
@@ -144,27 +150,44 @@ class RunContext:
     def writer(self) -> TableWriter:
         return TableWriter(self.catalog)
 
-    def raw_dir(self, source: str) -> str:
-        return self.layout.raw_dir(source, self.run_date)
 
-    def read_table(self, name: str) -> DataFrame:
-        """A curated table of this lake, read by path (no metastore needed)."""
-        contract = table_contract(name)
-        return self.spark.read.format("delta").load(self.catalog.location(contract))
+@dataclass(frozen=True)
+class Produced:
+    """What a transform returns: one frame per output table (`Slices` to name the slices a
+    `replace_slices` output replaces apart from its rows), and the accounting the commits
+    cannot tell: the rows the job read, and for a deduplicating ingest the good rows the
+    written ones were chosen from (duplicates = good - written).
+
+    `batch` is an ingest's validated raw batch (quarantined rows included, `_quarantined`):
+    the outputs' expectation suites are checked on it instead of on each output's rows.
+    """
+
+    frames: Mapping[str, DataFrame | Slices]
+    rows_in: int
+    good: int | None = None
+    batch: DataFrame | None = None
+
+
+Transform = Callable[[RunContext, "Inputs"], Produced]
 
 
 @dataclass(frozen=True)
 class Job:
-    """A named unit of work with declared inputs and outputs (the pipeline graph's nodes)."""
+    """A named unit of work with declared inputs and outputs (the pipeline graph's nodes).
+
+    `module` is the module defining the job (its file is what spark-submit runs); discovery
+    (`lakejobs.pipeline.registry`) fills it in.
+    """
 
     name: str
     inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    run: Callable[[RunContext], JobOutcome]
+    writes: tuple[Output, ...]
+    transform: Transform
     description: str
     params: tuple[Param, ...] = ()
     # Checks that need no data (a secret present and long enough): run before Spark starts.
     preflight: tuple[Callable[[Settings], None], ...] = ()
+    module: str = ""
 
     def __post_init__(self) -> None:
         if not _JOB_NAME.match(self.name):
@@ -172,8 +195,8 @@ class Job:
         for dataset in (*self.inputs, *self.outputs):
             if not _DATASET.match(dataset):
                 raise UsageError(f"job {self.name}: invalid dataset name {dataset!r}")
-        for output in self.outputs:
-            table_contract(output)  # every output has a contract, or the job cannot be defined
+        if len(set(self.outputs)) != len(self.outputs):
+            raise UsageError(f"job {self.name}: an output is declared twice")
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise UsageError(f"job {self.name}: a param is declared twice")
@@ -183,8 +206,12 @@ class Job:
         return self.name.split(".")[0]
 
     @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(output.table for output in self.writes)
+
+    @property
     def output_contracts(self) -> tuple[TableContract, ...]:
-        return tuple(table_contract(o) for o in self.outputs)
+        return tuple(output.contract for output in self.writes)
 
     def resolve_params(self, given: Mapping[str, str], settings: Settings) -> dict[str, ParamValue]:
         """Every declared param, typed: the given text parsed, the others their default.

@@ -1,11 +1,14 @@
 """Jobs ordered by their declared inputs and outputs, run with accounting and a run log.
 
-The registry is filled by importing the `jobs` package; the order is derived from the datasets
-jobs read and write, never written by hand, so the graph is testable without Spark.
+The registry discovers the jobs of a configured package (`Settings.jobs_package`); the order is
+derived from the datasets jobs read and write, never written by hand, so the graph is testable
+without Spark. Each run goes through `lakejobs.runner`; this module adds the guard against a
+second run, the skip on same inputs, the rollback of a failed run and the run log.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 import sys
@@ -16,66 +19,48 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from graphlib import CycleError, TopologicalSorter
 
 from pyspark.sql import SparkSession
 
-from lakejobs import runlog
+from lakejobs import runlog, runner
 from lakejobs.catalog import Catalog
-from lakejobs.config import Settings
+from lakejobs.config import DEFAULT_JOBS_PACKAGE, Settings
 from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.graph import ordered
 from lakejobs.job import Job, JobOutcome, ParamValue, RunContext
 from lakejobs.lake import LakeLayout
 from lakejobs.locks import refusal, run_lock
 
 NIGHTLY = "nightly"
-_REGISTRY: dict[str, Job] = {}
 
 
-def register(job: Job) -> Job:
-    """Add a job to the registry (done at import time by each job module)."""
-    existing = _REGISTRY.get(job.name)
-    if existing is not None and existing is not job:
-        raise UsageError(f"two jobs are named {job.name}")
-    _REGISTRY[job.name] = job
-    return job
+def registry(package: str = DEFAULT_JOBS_PACKAGE) -> dict[str, Job]:
+    """Every `Job` defined at module level in `package` and its subpackages, by name.
 
-
-def registry() -> dict[str, Job]:
-    """All jobs, importing every module under the `jobs` package once."""
-    import jobs
-
-    for module in pkgutil.walk_packages(jobs.__path__, prefix="jobs."):
-        importlib.import_module(module.name)
-    return dict(_REGISTRY)
-
-
-def execution_order(selected: Iterable[Job]) -> list[Job]:
-    """Jobs sorted so that every job runs after the jobs producing its inputs.
-
-    Among jobs ready at the same time, names decide (`static_order` follows set order, which
-    changes between processes with hash randomisation): the same selection, the same order.
+    Jobs are found, not registered: importing a module has no effect on the library, and the
+    library knows no job package but the one it is given (`Settings.jobs_package`). A job
+    object imported into a second module is the same job; two jobs with one name are an error.
     """
-    selected = list(selected)
-    producers = {output: job.name for job in selected for output in job.outputs}
-    graph = {
-        job.name: {producers[i] for i in job.inputs if i in producers and producers[i] != job.name}
-        for job in selected
-    }
-    sorter = TopologicalSorter(graph)
     try:
-        sorter.prepare()
-    except CycleError as exc:
-        raise UsageError(f"job graph has a cycle: {' -> '.join(exc.args[1])}") from None
-    order: list[str] = []
-    ready = sorted(sorter.get_ready())
-    while ready:
-        name = ready.pop(0)
-        order.append(name)
-        sorter.done(name)
-        ready = sorted((*ready, *sorter.get_ready()))
-    by_name = {job.name: job for job in selected}
-    return [by_name[name] for name in order]
+        root = importlib.import_module(package)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"jobs package {package!r} not found ({exc})") from None
+    modules = [root]
+    for info in pkgutil.walk_packages(getattr(root, "__path__", []), prefix=f"{package}."):
+        modules.append(importlib.import_module(info.name))
+    found: dict[str, tuple[Job, str]] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if not isinstance(value, Job):
+                continue
+            seen = found.get(value.name)
+            if seen is not None and seen[0] is not value:
+                raise UsageError(
+                    f"two jobs are named {value.name} (in {seen[1]} and {module.__name__})"
+                )
+            if seen is None:
+                found[value.name] = (value, value.module or module.__name__)
+    return {name: dataclasses.replace(job, module=module) for name, (job, module) in found.items()}
 
 
 def resolve_params(
@@ -111,11 +96,12 @@ def preflight(
     return resolved
 
 
-def select_jobs(target: str) -> list[Job]:
-    """A job (`exams.grade`), a domain's jobs (`exams`) or every job (`nightly`), in order."""
-    jobs = registry()
+def select_jobs(target: str, package: str = DEFAULT_JOBS_PACKAGE) -> list[Job]:
+    """A job (`exams.grade`), a domain's jobs (`exams`) or every job (`nightly`) of the jobs
+    package, in order."""
+    jobs = registry(package)
     if target == NIGHTLY:
-        return execution_order(jobs.values())
+        return ordered(jobs.values())
     if target in jobs:
         return [jobs[target]]
     chosen = [job for job in jobs.values() if job.domain == target]
@@ -125,7 +111,7 @@ def select_jobs(target: str) -> list[Job]:
             f"unknown job or domain {target!r} (domains: {', '.join(domains)}; "
             f"jobs: {', '.join(sorted(jobs))})"
         )
-    return execution_order(chosen)
+    return ordered(chosen)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -222,7 +208,7 @@ def _execute(
     started = time.perf_counter()
     before = ctx.catalog.versions(job.output_contracts)  # what a failed run is rolled back to
     try:
-        outcome = job.run(ctx)
+        outcome = runner.execute(ctx, job)
         record.outcome = outcome
         outcome.counts.check(job.name)
         record.status = runlog.SUCCEEDED
@@ -313,7 +299,7 @@ def run_jobs(
     skipped: list[str] = []
     up_to_date: list[str] = []
     broken: set[str] = set()
-    for job in execution_order(selected):
+    for job in ordered(selected):
         failed_inputs = sorted(broken & set(job.inputs))
         if failed_inputs:
             echo(f"↷ {job.name} skipped: its input failed upstream ({', '.join(failed_inputs)})")

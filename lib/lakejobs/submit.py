@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
-from lakejobs.config import JOBS_PACKAGE, Settings, config_path, load_settings, project_dir
+from lakejobs.config import DEFAULT_JOBS_PACKAGE, Settings, config_path, load_settings, project_dir
 from lakejobs.errors import UsageError
 from lakejobs.session import LOG4J_CONF, local_jars, spark_conf
 
 # Shipped with --py-files, from wherever they are imported (a checkout or site-packages).
-PACKAGES = ("lakejobs", JOBS_PACKAGE)
+PACKAGES = ("lakejobs", DEFAULT_JOBS_PACKAGE)
 # An s3:// lake means EMR (EMRFS): the cluster brings its own S3 filesystem and AWS SDK, and
 # shipping hadoop-aws for another Hadoop release would clash with it; only Delta (and lakejobs'
 # own classes, which need nothing else) is shipped.

@@ -22,7 +22,6 @@ from jobs.ads.transforms import (
     facebook_staged,
     micros_to_units,
     paid_in_usd,
-    slice_predicate,
     spend_in_usd,
 )
 from lakejobs.contracts import raw_source
@@ -321,12 +320,7 @@ def test_ab_test_p_values_match_scipy_and_the_significant_best_variant_wins(spar
     assert strict["c1-B"] is False and strict["g1-A"] is False
 
 
-def test_slices_and_parameters_are_checked_before_they_reach_sql():
-    assert slice_predicate("date", {"google": ["2026-11-19"], "facebook": ["x'y", "a"]}) == (
-        "(media_source = 'facebook' AND date IN ('a', 'x\\'y')) OR "
-        "(media_source = 'google' AND date IN ('2026-11-19'))"
-    )
-    assert slice_predicate("date", {}) == "1 = 0"
+def test_parameters_are_checked_before_they_reach_sql():
     floor = Param("roas_floor", "float", "", default=1.0, low=0, high=10)
     assert floor.parse("1.5") == 1.5
     with pytest.raises(

@@ -19,7 +19,7 @@ from jobs.exams.generate import generate_exam_scores
 from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.errors import UsageError
-from lakejobs.job import Job, JobOutcome, Param, RowCounts
+from lakejobs.job import Job, Param, Produced
 from lakejobs.lake import LakeLayout
 from lakejobs.pipeline import preflight, resolve_params, run_jobs, select_jobs
 from lakejobs.pseudonym import KEY_ENV
@@ -93,7 +93,7 @@ def test_each_job_gets_only_its_own_params_with_defaults_filled_in():
 def test_a_param_cannot_be_declared_twice():
     twice = (activity.RETENTION_DAYS, activity.RETENTION_DAYS)
     with pytest.raises(UsageError, match=r"^job events.x: a param is declared twice$"):
-        Job("events.x", (), (), lambda ctx: JobOutcome(RowCounts(0, 0)), "", params=twice)
+        Job("events.x", (), (), lambda ctx, inputs: Produced({}, 0), "", params=twice)
 
 
 def test_preflight_checks_the_pseudonym_key_only_when_an_events_job_is_selected(monkeypatch):

@@ -5,18 +5,21 @@ from __future__ import annotations
 import pytest
 
 from lakejobs.errors import AccountingError, ConfigError, UsageError
-from lakejobs.job import Job, JobOutcome, RowCounts
-from lakejobs.pipeline import execution_order, registry, select_jobs
+from lakejobs.graph import ordered
+from lakejobs.job import Job, Produced, RowCounts
+from lakejobs.outputs import append
+from lakejobs.pipeline import registry, select_jobs
 
 
 def job(name: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Job:
-    return Job(name, inputs, outputs, run=lambda ctx: JobOutcome(RowCounts(0, 0)), description="")
+    writes = tuple(append(table) for table in outputs)
+    return Job(name, inputs, writes, lambda ctx, inputs: Produced({}, 0), description="")
 
 
 def test_producers_run_before_consumers_whatever_the_declaration_order():
     grade = job("exams.grade", ("exams.scores",), ("exams.grades",))
     ingest = job("exams.ingest_scores", ("raw.exam_scores",), ("exams.scores",))
-    assert [j.name for j in execution_order([grade, ingest])] == [
+    assert [j.name for j in ordered([grade, ingest])] == [
         "exams.ingest_scores",
         "exams.grade",
     ]
@@ -26,7 +29,7 @@ def test_a_cycle_is_reported_with_its_path():
     a = job("x.a", ("exams.grades",), ("exams.scores",))
     b = job("x.b", ("exams.scores",), ("exams.grades",))
     with pytest.raises(UsageError, match=r"^job graph has a cycle: "):
-        execution_order([a, b])
+        ordered([a, b])
 
 
 def test_a_job_cannot_write_a_table_without_a_contract():
@@ -57,7 +60,7 @@ def test_the_order_is_the_same_whatever_order_jobs_are_given_in():
     names = [j.name for j in nightly]
     for shift in range(len(nightly)):
         given = nightly[shift:] + nightly[:shift]
-        assert [j.name for j in execution_order(reversed(given))] == names
+        assert [j.name for j in ordered(reversed(given))] == names
     # Each step runs the first job by name among those whose producers have all run.
     producers = {o: j.name for j in nightly for o in j.outputs}
     needs = {j.name: {producers[i] for i in j.inputs if i in producers} - {j.name} for j in nightly}
@@ -127,15 +130,6 @@ def test_graph_text_and_order_do_not_depend_on_declaration_or_hash_order():
     assert len(outputs) == 1
 
 
-def test_ordered_reports_a_cycle():
-    from lakejobs import graph
-
-    a = job("x.a", ("exams.grades",), ("exams.scores",))
-    b = job("x.b", ("exams.scores",), ("exams.grades",))
-    with pytest.raises(UsageError, match=r"^job graph has a cycle among: x.a, x.b$"):
-        graph.ordered([a, b])
-
-
 def test_the_readme_mermaid_block_is_the_generated_graph():
     from pathlib import Path
 
@@ -146,3 +140,56 @@ def test_the_readme_mermaid_block_is_the_generated_graph():
     assert block == graph.to_mermaid(select_jobs("nightly")), (
         "regenerate it: .venv/bin/lakejobs graph nightly"
     )
+
+
+JOB_MODULE = """
+from lakejobs import Job, Produced, append
+
+JOB = Job("{name}", (), (append("exams.grade_cutoffs"),), lambda ctx, i: Produced({{}}, 0), "")
+"""
+
+
+def job_package(root, package: str, modules: dict[str, str]) -> None:
+    """A package of job modules under `root`: module path -> job name."""
+    for module, name in modules.items():
+        path = root / package / f"{module.replace('.', '/')}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in path.relative_to(root).parents:
+            if folder.name:
+                (root / folder / "__init__.py").touch()
+        path.write_text(JOB_MODULE.format(name=name), encoding="utf-8")
+
+
+def test_the_registry_finds_the_jobs_of_the_package_it_is_given(tmp_path, monkeypatch):
+    from lakejobs import graph
+
+    job_package(tmp_path, "found_jobs", {"exams.one": "exams.one", "ads.two": "ads.two"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = registry("found_jobs")
+    assert sorted(found) == ["ads.two", "exams.one"]
+    assert graph.job_file(found["exams.one"]) == "found_jobs/exams/one.py"
+    assert [j.name for j in select_jobs("exams", "found_jobs")] == ["exams.one"]
+    assert "exams.grade" not in found  # the default package is not looked at
+
+
+def test_two_jobs_with_one_name_are_an_error(tmp_path, monkeypatch):
+    job_package(tmp_path, "twin_jobs", {"a": "exams.same", "b": "exams.same"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        UsageError, match=r"^two jobs are named exams.same \(in twin_jobs.a and twin_jobs.b\)$"
+    ):
+        registry("twin_jobs")
+
+
+def test_the_library_knows_no_job_package_and_imports_cheaply():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lib = Path(__file__).resolve().parents[2] / "lib" / "lakejobs"
+    for path in lib.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import jobs" not in text and "from jobs" not in text, path
+    script = "import sys, lakejobs; lakejobs.__all__; print('pyspark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout == "False\n"
