@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lakejobs.catalog import Catalog
 from lakejobs.contracts import table_contract
 from lakejobs.errors import UsageError
 from lakejobs.job import Job, Produced
@@ -23,7 +24,6 @@ from lakejobs.outputs import (
     sql_literal,
 )
 from lakejobs.pipeline import run_job
-from lakejobs.tables import CuratedTables
 from tests.conftest import TEST_SETTINGS
 
 DAY = date(2026, 11, 20)
@@ -71,7 +71,7 @@ def settings(tmp_path: Path):
 
 
 def read(spark, tmp_path: Path, table: str):
-    tables = CuratedTables(spark, LakeLayout(settings(tmp_path).lake))
+    tables = Catalog(spark, LakeLayout(settings(tmp_path).lake))
     return spark.read.format("delta").load(tables.location(table_contract(table)))
 
 
