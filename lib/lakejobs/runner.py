@@ -43,7 +43,10 @@ def execute(ctx: RunContext, job: Job) -> JobOutcome:
     inputs = Inputs(ctx, job)
     try:
         produced = job.transform(ctx, inputs)
-        writes = [_planned(job, output, produced, ctx.run_id) for output in job.writes]
+        # Quarantines first, as every ingest has always committed: bad rows set aside, then
+        # the curated write.
+        first = sorted(job.writes, key=lambda output: output.counts != "quarantined")
+        writes = [_planned(job, output, produced, ctx.run_id) for output in first]
         writes = [_cached(write, produced, inputs) for write in writes]
         for write in writes:
             _validate(write, produced, ctx)
