@@ -91,7 +91,8 @@ def default_schemas_dir(env: Mapping[str, str] = os.environ) -> Path:
 
 def default_jars_dir(env: Mapping[str, str] = os.environ) -> Path:
     """The folder of JVM jars Spark gets: $LAKEJOBS_JARS, else `[defaults] jars_dir` of the
-    lakejobs.toml in use, else `.jars/` of the project folder (what `make bootstrap` fills)."""
+    lakejobs.toml in use, else `.jars/` of the project folder or of the source checkout (what
+    `make bootstrap` fills)."""
     path = config_path(env)
     return _jars_dir(env, path, _read_config(path))
 
@@ -103,7 +104,15 @@ def _schemas_dir(env: Mapping[str, str], path: Path | None, raw: Mapping[str, An
 
 
 def _jars_dir(env: Mapping[str, str], path: Path | None, raw: Mapping[str, Any]) -> Path:
-    return _install_path(env, "LAKEJOBS_JARS", "jars_dir", path, raw) or _project(path) / ".jars"
+    """Named (env, `[defaults]`), else `.jars/` beside the lakejobs.toml in use; a config file
+    of one's own elsewhere (a deployment folder without jars) falls back to the `.jars/` of the
+    source checkout this library runs from, when there is one."""
+    named = _install_path(env, "LAKEJOBS_JARS", "jars_dir", path, raw)
+    if named is not None:
+        return named
+    beside = _project(path) / ".jars"
+    checkout = Path(__file__).resolve().parents[2] / ".jars"
+    return checkout if not beside.is_dir() and checkout.is_dir() else beside
 
 
 def _install_path(

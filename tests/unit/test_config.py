@@ -240,7 +240,12 @@ def test_without_any_setting_the_jars_are_beside_the_config_and_the_contracts_ar
 ):
     import jobs
 
-    settings = load_settings(env={"LAKEJOBS_CONFIG": str(config_file)})
+    checkout_jars = Path(__file__).resolve().parents[2] / ".jars"
+    env = {"LAKEJOBS_CONFIG": str(config_file)}
+    # A config folder without jars of its own: the source checkout's (make bootstrap's).
+    assert load_settings(env=env).jars_dir == checkout_jars
+    (config_file.parent / ".jars").mkdir()
+    settings = load_settings(env=env)
     assert settings.jars_dir == config_file.parent / ".jars"
     assert settings.schemas_dir == Path(jobs.__file__).parent / "schemas"
 
