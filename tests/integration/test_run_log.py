@@ -79,11 +79,11 @@ def test_a_run_has_a_running_row_while_it_runs_and_one_final_row_after(spark, la
     settings = settings_for(lake)
     seen: dict[str, dict] = {}
 
-    def observed(ctx: RunContext):
+    def observed(ctx: RunContext, inputs):
         seen.update(run_log(spark, lake)[ctx.run_id])
-        return ingest_scores.run(ctx)
+        return ingest_scores.JOB.transform(ctx, inputs)
 
-    job = dataclasses.replace(ingest_scores.JOB, run=observed)
+    job = dataclasses.replace(ingest_scores.JOB, transform=observed)
     record = run_job(spark, settings, job, RUN_DATE, **QUIET)
     assert seen["status"] == "running" and seen["finished_at"] is None
     assert seen["duration_s"] is None and seen["rows_in"] is None
@@ -97,11 +97,11 @@ def test_a_run_has_a_running_row_while_it_runs_and_one_final_row_after(spark, la
     assert row["rows_in"] == ROWS and row["pid"] == os.getpid() and row["params"] == "{}"
     assert run_ids(spark, lake, "exams.scores") == {record.run_id}
 
-    def broken(ctx: RunContext):
+    def broken(ctx: RunContext, inputs):
         raise DataQualityError("broken on purpose")
 
     failed = run_job(
-        spark, settings, dataclasses.replace(job, run=broken), RUN_DATE, force=True, **QUIET
+        spark, settings, dataclasses.replace(job, transform=broken), RUN_DATE, force=True, **QUIET
     )
     final = run_log(spark, lake)
     assert set(final) == {record.run_id, failed.run_id}
@@ -114,6 +114,7 @@ HANGING_RUN = """
 import dataclasses, json, pathlib, sys, time
 from datetime import date, datetime
 from jobs.exams import ingest_scores
+from lakejobs import runlog
 from lakejobs.config import Settings
 from lakejobs.pipeline import run_job
 from lakejobs.session import build_session
@@ -122,14 +123,14 @@ lake, marker, conf = sys.argv[1], pathlib.Path(sys.argv[2]), json.loads(sys.argv
 settings = Settings(profile="test", lake=lake, master="local[1]", metastore="derby-memory",
                     spark_conf=conf)
 
-def commit_then_hang(ctx):
-    outcome = ingest_scores.run(ctx)  # committed: the tables carry this run's run_id
-    marker.write_text(ctx.run_id)
+def hang_before_finishing(catalog, record):
+    # The run's outputs are committed (the tables carry its run_id); its final row never comes.
+    marker.write_text(record.run_id)
     time.sleep(900)
-    return outcome
 
-job = dataclasses.replace(ingest_scores.JOB, run=commit_then_hang)
-run_job(build_session(settings), settings, job, date(2026, 11, 20), echo=lambda line: None)
+runlog.finish = hang_before_finishing
+run_job(build_session(settings), settings, ingest_scores.JOB, date(2026, 11, 20),
+        echo=lambda line: None)
 """
 
 
@@ -201,7 +202,7 @@ def test_a_second_run_of_the_same_job_and_date_refuses_in_one_line(spark, lake, 
     second: dict[str, subprocess.CompletedProcess[str]] = {}
     where = ["--lake", str(lake), "--date", RUN_DATE.isoformat(), "--profile", "test"]
 
-    def run_another_process_meanwhile(ctx: RunContext):
+    def run_another_process_meanwhile(ctx: RunContext, inputs):
         # While this run holds the job's lock: the same command from another process.
         second["result"] = subprocess.run(
             [sys.executable, "-m", "lakejobs.cli", "run", "exams.ingest_scores", *where],
@@ -211,9 +212,9 @@ def test_a_second_run_of_the_same_job_and_date_refuses_in_one_line(spark, lake, 
             text=True,
             timeout=600,
         )
-        return ingest_scores.run(ctx)
+        return ingest_scores.JOB.transform(ctx, inputs)
 
-    job = dataclasses.replace(ingest_scores.JOB, run=run_another_process_meanwhile)
+    job = dataclasses.replace(ingest_scores.JOB, transform=run_another_process_meanwhile)
     record = run_job(spark, settings_for(lake), job, RUN_DATE, **QUIET)
     assert record.status == "succeeded"
 
